@@ -1,0 +1,50 @@
+//! The executor's request and response.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `POST /executor/execute` body.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecuteRequest {
+    /// Which action to run, e.g. `restart_pod`.
+    pub action_type: String,
+    /// The action's parameters; each action defines their shape.
+    pub action_params: Value,
+    /// The requester; must equal the decision token's `sub`.
+    pub requested_by: String,
+    /// The policy service's answer, passed through whole; its `token` is what counts.
+    pub policy_decision: Value,
+    /// Hex HMAC-SHA256 over `{actionType, actionParams, requestedBy}` as the client
+    /// serialised it.
+    pub signature: String,
+    /// Run every check and a server-side dry run, change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// `POST /executor/execute` answer, for success and failure alike.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecuteResponse {
+    /// Whether the action ran (or the dry run validated).
+    pub success: bool,
+    /// The audit row of this attempt — for a replay, the row of the attempt that consumed
+    /// the decision. `null` only when no row could be written.
+    pub audit_id: Option<String>,
+    /// What changed, on success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// Human message, on failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Stable machine code, on failure (`bad_signature`, `replay`, `budget_exhausted`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The request field at fault, for validation errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Whether this was a dry run.
+    #[serde(default)]
+    pub dry_run: bool,
+}

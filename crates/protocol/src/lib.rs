@@ -1,0 +1,66 @@
+//! Wire types shared by Warden's services and their clients.
+//!
+//! # Layout
+//! - [`resource`]: the three resource forms (`ns/kind/name`, `kind:name`,
+//!   `namespace:label`), parsed into one canonical [`ResourceRef`], and the Kubernetes name
+//!   rules both services validate with.
+//! - [`policy`]: the policy service's request ([`PolicyRequest`]), its answer
+//!   ([`PolicyDecision`]), and the claims of the signed decision token ([`DecisionClaims`])
+//!   that the executor verifies.
+//! - [`execute`]: the executor's request ([`ExecuteRequest`]) and answer ([`ExecuteResponse`]).
+//!
+//! Field names on the wire are camelCase to stay compatible with the clients in the field.
+
+pub mod execute;
+pub mod policy;
+pub mod resource;
+
+pub use execute::{ExecuteRequest, ExecuteResponse};
+pub use policy::{
+    DecisionClaims, DecisionKind, ErrorBody, PolicyDecision, PolicyRequest, RequestContext,
+    RuleTrace, TOKEN_AUDIENCE, TOKEN_ISSUER,
+};
+pub use resource::{
+    DEFAULT_NAMESPACE, ResourceError, ResourceRef, Scope, is_dns1123_label, is_dns1123_subdomain,
+    normalize_kind,
+};
+
+/// Deepest bracket nesting of a JSON text, outside strings: a linear scan that services run
+/// before parsing, so that a hostile body is refused with a clear error instead of
+/// exhausting the parser's recursion limit.
+pub fn json_nesting_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_nesting_depth;
+
+    #[test]
+    fn depth_ignores_brackets_inside_strings() {
+        assert_eq!(json_nesting_depth(br#"{"a":"[[[[\"{{"}"#), 1);
+        assert_eq!(json_nesting_depth(b"[[[]]]"), 3);
+        assert_eq!(json_nesting_depth(b"1"), 0);
+    }
+}

@@ -1,0 +1,167 @@
+//! The policy service's request and response, and the claims of a decision token.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// `iss` of every decision token.
+pub const TOKEN_ISSUER: &str = "warden-policy";
+/// `aud` of every decision token: only the executor may accept one.
+pub const TOKEN_AUDIENCE: &str = "warden-executor";
+
+/// `POST /api/v1/policy/evaluate` body. Only `action` and `resource` are required, as
+/// the clients in the field send them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyRequest {
+    /// The remediation the caller wants to run, e.g. `restart_pod`.
+    pub action: String,
+    /// The target in one of the three resource forms (see [`crate::ResourceRef`]).
+    pub resource: String,
+    /// Free-form request class, e.g. `self_healing`.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub request_type: Option<String>,
+    /// Who asks and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<RequestContext>,
+}
+
+/// The `context` object of a policy request.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestContext {
+    /// The requester. With API keys it must equal the key's identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The role the requester claims. With API keys it must be one of the principal's roles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Facts about the incident (`severity`, `confidence`, ...), matched by rule conditions.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
+    /// Caller's address as the caller reports it (informational).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_address: Option<String>,
+    /// Caller's user agent as the caller reports it (informational).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// Any other context fields; conditions can read them as `context.<name>`.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The three outcomes of an evaluation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    /// The action may run.
+    Allow,
+    /// The action must not run.
+    Deny,
+    /// A person must approve first; the executor treats it as not allowed.
+    RequireApproval,
+}
+
+impl DecisionKind {
+    /// The wire spelling (`allow`, `deny`, `require_approval`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionKind::Allow => "allow",
+            DecisionKind::Deny => "deny",
+            DecisionKind::RequireApproval => "require_approval",
+        }
+    }
+}
+
+impl std::fmt::Display for DecisionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The policy service's answer. Clients pass it whole to the executor as `policyDecision`;
+/// only `token` is trusted there, every other field is informational.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyDecision {
+    /// `true` only for [`DecisionKind::Allow`].
+    pub allowed: bool,
+    /// The outcome.
+    pub decision: DecisionKind,
+    /// Human explanation: the matched rule's reason, or why nothing matched.
+    pub reason: String,
+    /// Id of the rule that decided, `null` for the default deny.
+    pub matched_rule: Option<String>,
+    /// Unique id of this decision (the token's `jti`); the executor consumes it once.
+    pub decision_id: String,
+    /// Content hash of the policy that decided.
+    pub policy_version: String,
+    /// When the token stops being accepted (RFC 3339).
+    pub expires_at: String,
+    /// The action evaluated.
+    pub action: String,
+    /// The resource evaluated, in canonical `namespace/kind/name` form.
+    pub resource: String,
+    /// The requester the decision is bound to (the token's `sub`).
+    pub subject: String,
+    /// Signed decision token (EdDSA JWT), present only when allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// With `?explain=true`: every rule considered and why it matched or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Vec<RuleTrace>>,
+}
+
+/// One rule considered during an evaluation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleTrace {
+    /// Rule id.
+    pub rule: String,
+    /// The rule's effect.
+    pub effect: DecisionKind,
+    /// Whether the rule matched the request.
+    pub matched: bool,
+    /// For a rule that did not match: the first target or condition that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+}
+
+/// Claims of a decision token. The executor accepts a token only if every one of them
+/// binds the request it is asked to run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionClaims {
+    /// Issuer, always [`TOKEN_ISSUER`].
+    pub iss: String,
+    /// Audience, always [`TOKEN_AUDIENCE`].
+    pub aud: String,
+    /// The requester (`context.userId`, or the API key's identity).
+    pub sub: String,
+    /// The decision id; single use at the executor.
+    pub jti: String,
+    /// Issued at (seconds since the epoch).
+    pub iat: i64,
+    /// Not valid before (seconds since the epoch).
+    pub nbf: i64,
+    /// Expiry (seconds since the epoch).
+    pub exp: i64,
+    /// The action allowed.
+    pub act: String,
+    /// The resource allowed, canonical `namespace/kind/name` (parts may be `*`).
+    pub res: String,
+    /// Content hash of the policy that allowed it.
+    pub pv: String,
+    /// The rule that allowed it.
+    pub rule: String,
+}
+
+/// The JSON body of every error answer of the policy service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Human-readable message; never contains a secret.
+    pub error: String,
+    /// Stable machine-readable code, e.g. `invalid_json`, `payload_too_large`.
+    pub code: String,
+    /// The request field at fault, as a dotted path, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
