@@ -1,0 +1,450 @@
+//! Warden's policy language: which remediations an AI engine (or a person) may run,
+//! on what, and when.
+//!
+//! A policy is one YAML file of rules. Each request — an action on a resource by a
+//! requester, with context — gets one of three decisions: `allow`, `deny` or
+//! `require_approval`. Nothing is allowed unless a rule allows it, and any matching
+//! `deny` rule wins.
+//!
+//! ```yaml
+//! version: 1
+//!
+//! principals:                  # known requesters and their roles (API-key identities)
+//!   ai-engine: {roles: [service]}
+//!   ops: {roles: [operator]}
+//!
+//! rules:
+//!   - id: deny-system-namespaces
+//!     effect: deny
+//!     reason: System namespaces are never changed by automation
+//!     match:
+//!       resources: [kube-system, kube-public, kube-node-lease]
+//!
+//!   - id: approve-medium-severity
+//!     effect: require_approval
+//!     reason: Medium-severity incidents need a person to agree
+//!     match:
+//!       actions: [restart_pod, scale_deployment]
+//!       subjects: {roles: [service]}
+//!     when: metadata.severity == medium
+//!
+//!   - id: allow-ai-remediation
+//!     effect: allow
+//!     reason: The AI engine may restart pods and scale deployments on serious incidents
+//!     match:
+//!       actions: [restart_pod, "scale_*"]
+//!       types: self_healing
+//!       subjects: {users: [ai-engine], roles: [service]}
+//!     when:
+//!       all:
+//!         - metadata.severity in [high, critical]
+//!         - {field: metadata.confidence, op: ">=", value: 0.8}
+//!         - not: metadata.automated == false
+//! ```
+//!
+//! # Top level
+//!
+//! | key | required | meaning |
+//! |---|---|---|
+//! | `version` | yes | always `1` |
+//! | `description` | no | free text |
+//! | `principals` | no | `id: {roles: [..], description: ..}`; the service gives an API-key caller these roles, and development mode uses them when a request names no role |
+//! | `rules` | yes | the rules; an empty list denies everything |
+//!
+//! # Rules
+//!
+//! | key | required | meaning |
+//! |---|---|---|
+//! | `id` | yes | unique, no spaces; reported as `matchedRule` and carried in decision tokens |
+//! | `effect` | yes | `allow`, `deny` or `require_approval` |
+//! | `reason` | yes | the text returned with the decision |
+//! | `description` | no | notes for policy authors |
+//! | `match` | no | targets, below; an absent key matches anything |
+//! | `when` | no | a condition, below |
+//!
+//! A rule *matches* a request when every target given matches and its condition holds.
+//!
+//! # Targets (`match`)
+//!
+//! Every value is a string or a list of strings; a list matches if any entry does.
+//! Strings are globs: `*` matches any run of characters, `?` exactly one character,
+//! everything else is literal.
+//!
+//! - `actions`: the request's `action`, e.g. `[restart_pod, "scale_*"]`.
+//! - `types`: the request's `type`, e.g. `self_healing`.
+//! - `subjects`: `{users: [..], roles: [..]}`. `users` match the requester's id;
+//!   `roles` hold if the requester has any of them. Given both, both must hold.
+//! - `resources`: patterns `namespace/kind/name`, one glob per part (`*` never spans a
+//!   `/`). Shorter forms pad with `*`: `staging` is `staging/*/*`, `prod/deployment` is
+//!   `prod/deployment/*`. Kind literals are normalised like requests (`deploy`,
+//!   `Deployments` → `deployment`).
+//!
+//! ## Resources in requests, and wide requests
+//!
+//! Requests name resources in three forms, all parsed to `namespace/kind/name` (see
+//! [`warden_protocol::ResourceRef`]):
+//!
+//! | request | means | matched as |
+//! |---|---|---|
+//! | `production/deployment/api` | that object | `production/deployment/api` |
+//! | `pod:api-pod-12345` | that object in `default` | `default/pod/api-pod-12345` |
+//! | `production:resource` | the whole namespace | `production/*/*` |
+//!
+//! A `*` part in a request means "every value". Matching is one-sided on purpose:
+//!
+//! - `allow` and `require_approval` rules must **cover** the request: a `*` part is
+//!   covered only by a pattern part that is exactly `*`. `production/deployment/*` does
+//!   not allow `production:resource`; `"*"` or `production` does.
+//! - `deny` rules need only **intersect** it: a `*` part meets every pattern. A deny on
+//!   `kube-system` denies `*/deployment/api`, which includes kube-system.
+//!
+//! So a namespace-wide request is never allowed by a narrow allow rule, and is denied by
+//! any deny rule inside its scope. The same holds for a request without a `type`: an
+//! allow rule with `types` matches it only if one of its types is `*`, a deny rule with
+//! `types` always does.
+//!
+//! # Conditions (`when`)
+//!
+//! A condition is one of:
+//!
+//! - a string `"<field> <operator> <value>"`, e.g. `metadata.severity in [high, critical]`.
+//!   The value is read as YAML, so `0.8` is a number, `true` a boolean, `[a, b]` a list
+//!   and `"a b"` a string;
+//! - the same as a mapping: `{field: metadata.confidence, op: ">=", value: 0.8}`;
+//! - `{all: [..]}` (every one holds), `{any: [..]}` (at least one holds),
+//!   `{not: <condition>}`; a plain list is `all`.
+//!
+//! Inside a flow collection (`[..]` or `{..}`), YAML ends a plain string at `,`, `[`,
+//! `]`, `{` or `}`, so quote conditions that contain them:
+//! `{all: ["metadata.severity in [high, critical]", metadata.confidence >= 0.8]}`.
+//! Booleans are YAML 1.2's `true` / `false` only: `yes`, `no`, `on` and `off` are
+//! strings, as they are in the JSON requests conditions are compared with.
+//!
+//! Fields:
+//!
+//! | field | value |
+//! |---|---|
+//! | `action`, `type` | the request's action and type |
+//! | `resource.namespace`, `resource.kind`, `resource.name` | parts of the resource; a `*` part has no single value (see errors below) |
+//! | `subject.id` | the authenticated requester (in development mode `context.userId`) |
+//! | `subject.roles` | the requester's roles, a list |
+//! | `context.userId`, `context.role`, `context.ipAddress`, `context.userAgent` | as sent by the client |
+//! | `context.metadata.<path>`, or `metadata.<path>` | a dotted path into the metadata JSON (`metadata.incident.id`, `metadata.pods.0`) |
+//! | `context.<name>.<path>` | any other context field |
+//!
+//! Operators:
+//!
+//! | operator | value | true when |
+//! |---|---|---|
+//! | `==`, `!=` | string, number, boolean | equal / not equal; different types are simply not equal |
+//! | `in`, `not in` | non-empty list | equal to one of the list / to none |
+//! | `<`, `<=`, `>`, `>=` | number or string | numbers compare as numbers (`10 > 9`, `1 == 1.0`), strings by bytes; anything else is a type error |
+//! | `exists` | none, `true` or `false` | the field is present (not `null`, not a `*` resource part); `subject.roles` exists if non-empty |
+//! | `matches` | glob string | the string matches the glob |
+//!
+//! A list-valued field (`subject.roles`, or a JSON array) satisfies `==`, `in` and
+//! `matches` if any element does, and `!=` / `not in` if none does; ordering a list is
+//! a type error.
+//!
+//! ## Errors fail closed
+//!
+//! A condition that reads a missing field (or `null`, or a `*` resource part) or
+//! compares incompatible types is neither true nor false: it is an **error**, and an
+//! error anywhere inside `all`, `any` or `not` makes the whole condition an error. Then:
+//!
+//! - an `allow` or `require_approval` rule does **not** match;
+//! - a `deny` rule **does** match.
+//!
+//! A request that omits `metadata.severity` is therefore never allowed by a rule that
+//! looks at severity, and never slips past a deny rule that does. `exists` never errors,
+//! so write `metadata.x exists false` to test for absence. The explain trace says so in
+//! `failed`, naming the condition.
+//!
+//! # Decisions
+//!
+//! 1. Any matching `deny` rule wins; the first in the file is `matchedRule`.
+//! 2. Else the first matching `require_approval` rule.
+//! 3. Else the first matching `allow` rule.
+//! 4. Else deny by default, with no `matchedRule` and a reason naming the action when
+//!    the policy mentions it (and, for a wide request, the covering rule it lacks).
+//!
+//! Order in the file therefore only chooses which rule is reported among rules of the
+//! same effect; a deny can never be overridden by moving an allow above it.
+//!
+//! # Load-time checks
+//!
+//! [`Policy::parse`] reports every problem at once, each as
+//! ``file:line:column: rule `id`: message``: YAML syntax, unknown or duplicate keys,
+//! missing `id`/`effect`/`reason`, duplicate rule ids, unknown effects, fields or
+//! operators, operands that do not fit the operator (`in` without a list, ordering a
+//! boolean), empty lists, and malformed resource patterns.
+//!
+//! # Tests
+//!
+//! A policy ships with a test file of requests and expected decisions; see [`testing`].
+//!
+//! # Layout
+//!
+//! - `lib.rs`: this reference, [`Policy`] (load, evaluate, explain) and its inputs.
+//! - `error.rs`: [`PolicyError`] / [`PolicyErrors`] with file, line, column and rule.
+//! - `yaml.rs`: the YAML tree with positions that every check reports from.
+//! - `compile.rs`: policy file → checked rules (top level, principals, rules, targets).
+//! - `cond.rs`: condition fields, operators and three-valued evaluation.
+//! - `glob.rs`: the glob matcher.
+//! - `rule.rs`: a compiled rule and `Rule::verdict`, the one matching function.
+//! - `index.rs`: the action/namespace index that keeps `evaluate` independent of size.
+//! - [`testing`]: test files. `synthetic`: large generated policies for benchmarks.
+
+mod compile;
+mod cond;
+mod error;
+mod glob;
+mod index;
+mod rule;
+#[doc(hidden)]
+pub mod synthetic;
+pub mod testing;
+mod yaml;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+use warden_protocol::{DecisionKind, RequestContext, ResourceRef, RuleTrace};
+
+pub use error::{PolicyError, PolicyErrors};
+
+use index::Index;
+use rule::Rule;
+
+/// The requester id in development mode when the request names none.
+const ANONYMOUS: &str = "anonymous";
+
+const DEFAULT_REASON: &str =
+    "no rule allows this action for this resource, requester and context (default deny)";
+const DEFAULT_REASON_WIDE: &str = "no rule allows this action on the whole requested scope \
+     (default deny); a `*` part of a request is covered only by a pattern part that is exactly `*`";
+
+/// A loaded, checked and indexed policy. Immutable, so one instance can serve every
+/// thread; reloads build a new one.
+///
+/// ```
+/// use warden_policy::{Input, Policy};
+/// use warden_protocol::{DecisionKind, ResourceRef};
+///
+/// let policy = Policy::parse(
+///     "version: 1
+/// rules:
+///   - id: allow-restarts
+///     effect: allow
+///     reason: pods may be restarted
+///     match: {actions: [restart_pod], resources: [\"*/pod\"]}
+/// ",
+///     "inline.yaml",
+/// )?;
+/// let resource: ResourceRef = "pod:api-pod-12345".parse()?;
+/// let roles = ["service".to_owned()];
+/// let input = Input {
+///     action: "restart_pod",
+///     resource: &resource,
+///     request_type: None,
+///     subject: "ai-engine",
+///     roles: &roles,
+///     context: None,
+/// };
+///
+/// let decision = policy.evaluate(&input);
+/// assert_eq!(decision.kind, DecisionKind::Allow);
+/// assert_eq!(decision.rule, Some("allow-restarts"));
+/// assert_eq!(policy.explain(&input).0, decision);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Policy {
+    version: String,
+    rules: Vec<Rule>,
+    principals: HashMap<String, Vec<String>>,
+    index: Index,
+}
+
+/// One request as the policy sees it. Borrowed, so evaluating allocates nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    /// The remediation asked for, e.g. `restart_pod`.
+    pub action: &'a str,
+    /// The target, already parsed from one of the three request forms.
+    pub resource: &'a ResourceRef,
+    /// The request's free-form `type`, e.g. `self_healing`.
+    pub request_type: Option<&'a str>,
+    /// The requester: the authenticated identity, or in development mode
+    /// `context.userId` (see [`Policy::dev_identity`]).
+    pub subject: &'a str,
+    /// The requester's roles.
+    pub roles: &'a [String],
+    /// The request's context, read by `context.*` and `metadata.*` fields.
+    pub context: Option<&'a RequestContext>,
+}
+
+/// The outcome of an evaluation, borrowing its texts from the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision<'p> {
+    /// Allow, deny or require approval.
+    pub kind: DecisionKind,
+    /// The rule that decided; `None` for the default deny.
+    pub rule: Option<&'p str>,
+    /// The rule's reason, or why nothing matched.
+    pub reason: &'p str,
+}
+
+impl Policy {
+    /// Parses and checks a policy. `origin` names the file in error messages.
+    pub fn parse(source: &str, origin: &str) -> Result<Policy, PolicyErrors> {
+        let compiled = compile::compile(source, origin)?;
+        let index = Index::build(&compiled.rules);
+        Ok(Policy {
+            version: format!("sha256:{}", hex::encode(Sha256::digest(source.as_bytes()))),
+            rules: compiled.rules,
+            principals: compiled.principals,
+            index,
+        })
+    }
+
+    /// Reads and parses a policy file; errors name the file as `path` is written.
+    pub fn load(path: &Path) -> Result<Policy, PolicyErrors> {
+        let origin = path.display().to_string();
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| PolicyErrors::single(&origin, format!("cannot read policy file: {e}")))?;
+        Policy::parse(&source, &origin)
+    }
+
+    /// `sha256:<hex>` of the source text: identical files have identical versions, so
+    /// a decision token names exactly the rules that made it.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Number of rules.
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// The roles the policy declares for principal `id`, if it declares the principal.
+    pub fn principal_roles(&self, id: &str) -> Option<&[String]> {
+        self.principals.get(id).map(Vec::as_slice)
+    }
+
+    /// The requester in development mode and in test files, where nobody
+    /// authenticates: `context.userId` (or `anonymous`); roles `[context.role]` if the
+    /// request names one, else the principal's declared roles, else none.
+    pub fn dev_identity(&self, context: Option<&RequestContext>) -> (String, Vec<String>) {
+        let subject = context
+            .and_then(|c| c.user_id.as_deref())
+            .filter(|id| !id.is_empty())
+            .unwrap_or(ANONYMOUS)
+            .to_owned();
+        let roles = match context.and_then(|c| c.role.as_ref()) {
+            Some(role) => vec![role.clone()],
+            None => self
+                .principal_roles(&subject)
+                .map(<[String]>::to_vec)
+                .unwrap_or_default(),
+        };
+        (subject, roles)
+    }
+
+    /// Decides a request. Uses the index, so the cost depends on the rules that could
+    /// apply to this action and namespace, not on the size of the policy; it does not
+    /// allocate.
+    pub fn evaluate<'p>(&'p self, input: &Input<'_>) -> Decision<'p> {
+        match self
+            .index
+            .decide(&self.rules, input)
+            .and_then(|i| self.rules.get(i))
+        {
+            Some(rule) => decided(rule),
+            None => self.default_deny(input),
+        }
+    }
+
+    /// Decides a request by checking every rule in file order, and reports for each
+    /// whether it matched and, if not, the first target or condition that failed. Gives
+    /// the same decision as [`Policy::evaluate`]; slower, for `?explain=true` and
+    /// debugging.
+    pub fn explain<'p>(&'p self, input: &Input<'_>) -> (Decision<'p>, Vec<RuleTrace>) {
+        let mut trace = Vec::with_capacity(self.rules.len());
+        let decision = self.scan(input, |rule, verdict| {
+            trace.push(RuleTrace {
+                rule: rule.id.clone(),
+                effect: rule.effect,
+                matched: verdict.matched(),
+                failed: rule.describe(verdict, input),
+            });
+        });
+        (decision, trace)
+    }
+
+    /// [`Policy::explain`]'s decision without building the trace: every rule checked in
+    /// file order, no index. For tests and benchmarks that compare against the index.
+    #[doc(hidden)]
+    pub fn evaluate_unindexed<'p>(&'p self, input: &Input<'_>) -> Decision<'p> {
+        self.scan(input, |_, _| {})
+    }
+
+    /// Checks every rule in file order, reporting each verdict to `seen`, and combines
+    /// the first match of each effect by precedence.
+    fn scan<'p>(
+        &'p self,
+        input: &Input<'_>,
+        mut seen: impl FnMut(&'p Rule, rule::Verdict<'p>),
+    ) -> Decision<'p> {
+        // First matching rule per effect, in precedence order: deny, approval, allow.
+        let mut first: [Option<&Rule>; 3] = [None; 3];
+        for rule in &self.rules {
+            let verdict = rule.verdict(input);
+            let slot = match rule.effect {
+                DecisionKind::Deny => 0,
+                DecisionKind::RequireApproval => 1,
+                DecisionKind::Allow => 2,
+            };
+            if verdict.matched()
+                && let Some(s @ None) = first.get_mut(slot)
+            {
+                *s = Some(rule);
+            }
+            seen(rule, verdict);
+        }
+        match first.iter().flatten().next() {
+            Some(rule) => decided(rule),
+            None => self.default_deny(input),
+        }
+    }
+
+    /// Whether the policy has a rule with this id.
+    pub(crate) fn has_rule(&self, id: &str) -> bool {
+        self.rules.iter().any(|r| r.id == id)
+    }
+
+    fn default_deny(&self, input: &Input<'_>) -> Decision<'_> {
+        let reason = self
+            .index
+            .default_reason(input)
+            .unwrap_or(if input.resource.is_wide() {
+                DEFAULT_REASON_WIDE
+            } else {
+                DEFAULT_REASON
+            });
+        Decision {
+            kind: DecisionKind::Deny,
+            rule: None,
+            reason,
+        }
+    }
+}
+
+fn decided(rule: &Rule) -> Decision<'_> {
+    Decision {
+        kind: rule.effect,
+        rule: Some(&rule.id),
+        reason: &rule.reason,
+    }
+}

@@ -1,0 +1,346 @@
+//! Policy test files: requests with their expected decisions, kept next to the policy
+//! and run by `cargo test`, CI and the service's `test` command (like `opa test` or
+//! `cerbos compile`).
+//!
+//! ```yaml
+//! policy: default.yaml          # relative to this file
+//! cases:
+//!   - name: ai-engine restarts a pod on high severity
+//!     request: {action: restart_pod, resource: "pod:api-pod-12345", type: self_healing,
+//!               context: {userId: ai-engine, role: service, metadata: {severity: high}}}
+//!     expect: {decision: allow, rule: allow-ai-remediation}
+//! ```
+//!
+//! `request` has the shape of the service's evaluate body. The requester is derived as
+//! in development mode ([`crate::Policy::dev_identity`]): `context.userId` (or
+//! `anonymous`), with `[context.role]` as roles or else the principal's declared roles.
+//! `expect.rule` is optional: leave it out to check only the decision, or write
+//! `rule: null` to assert the default deny (no rule matched).
+
+use std::path::{Path, PathBuf};
+
+use warden_protocol::{DecisionKind, PolicyRequest, ResourceRef};
+
+use crate::compile::check_keys;
+use crate::error::{Diagnostics, PolicyErrors};
+use crate::yaml::{self, Node, Pos, Value};
+use crate::{Input, Policy};
+
+/// The outcome of one test file.
+#[derive(Debug, Clone)]
+pub struct TestReport {
+    /// The policy the cases ran against, resolved relative to the test file.
+    pub policy_file: PathBuf,
+    /// One result per case, in file order.
+    pub cases: Vec<CaseResult>,
+}
+
+impl TestReport {
+    /// Cases whose decision (and rule, if given) matched the expectation.
+    pub fn passed(&self) -> usize {
+        self.cases.iter().filter(|c| c.passed).count()
+    }
+
+    /// Cases that did not.
+    pub fn failed(&self) -> usize {
+        self.cases.len() - self.passed()
+    }
+}
+
+/// The outcome of one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseResult {
+    /// The case's `name`.
+    pub name: String,
+    /// Whether the actual decision met the expectation.
+    pub passed: bool,
+    /// The expectation, e.g. `allow by allow-ai-remediation` or `deny by default`.
+    pub expected: String,
+    /// What the policy decided, in the same words.
+    pub actual: String,
+}
+
+/// What a case expects.
+struct Expect {
+    decision: DecisionKind,
+    /// `None`: not checked; `Some(None)`: the default deny; `Some(Some(id))`: that rule.
+    rule: Option<Option<String>>,
+    /// Where `rule` was written, to report an id the policy does not have.
+    rule_pos: Pos,
+}
+
+struct Case {
+    name: String,
+    request: PolicyRequest,
+    resource: ResourceRef,
+    expect: Expect,
+}
+
+/// Loads `tests_path`, then the policy it names, and runs every case.
+///
+/// Problems with either file (unreadable, invalid YAML, a malformed case, a resource
+/// string in none of the three forms, an expected rule the policy does not have) are
+/// returned as errors with their positions; failing cases are not errors but results.
+pub fn run_file(tests_path: &Path) -> Result<TestReport, PolicyErrors> {
+    let origin = tests_path.display().to_string();
+    let source = std::fs::read_to_string(tests_path)
+        .map_err(|e| PolicyErrors::single(&origin, format!("cannot read test file: {e}")))?;
+    let mut d = Diagnostics::new(&origin);
+    let root = match yaml::parse(&source) {
+        Ok(root) => root,
+        Err((pos, message)) => {
+            d.error(pos, format!("invalid YAML: {message}"));
+            return Err(d.into_errors());
+        }
+    };
+    let Some(entries) = root.as_map() else {
+        d.error(
+            root.pos,
+            "a test file is a mapping with `policy` and `cases`",
+        );
+        return Err(d.into_errors());
+    };
+    check_keys(
+        entries,
+        &["policy", "description", "cases"],
+        "the test file",
+        &mut d,
+    );
+
+    let policy_file = match yaml::get(entries, "policy").map(|n| (n, n.as_str())) {
+        Some((_, Some(name))) => Some(
+            tests_path
+                .parent()
+                .map_or_else(|| PathBuf::from(name), |dir| dir.join(name)),
+        ),
+        Some((node, None)) => {
+            d.error(
+                node.pos,
+                "`policy` must be the policy file name, relative to this file",
+            );
+            None
+        }
+        None => {
+            d.error(
+                root.pos,
+                "missing `policy`: the policy file, relative to this file",
+            );
+            None
+        }
+    };
+    let cases = match yaml::get(entries, "cases") {
+        Some(Node {
+            value: Value::Seq(items),
+            ..
+        }) => items
+            .iter()
+            .filter_map(|item| read_case(item, &mut d))
+            .collect(),
+        Some(node) => {
+            d.error(node.pos, "`cases` must be a list of test cases");
+            Vec::new()
+        }
+        None => {
+            d.error(root.pos, "missing `cases`");
+            Vec::new()
+        }
+    };
+
+    let policy = match &policy_file {
+        Some(path) => match Policy::load(path) {
+            Ok(policy) => Some(policy),
+            Err(errors) => {
+                d.extend(errors);
+                None
+            }
+        },
+        None => None,
+    };
+    if let Some(policy) = &policy {
+        for case in &cases {
+            if let Some(Some(id)) = &case.expect.rule
+                && !policy.has_rule(id)
+            {
+                d.error(
+                    case.expect.rule_pos,
+                    format!(
+                        "case `{}` expects rule `{id}`, which the policy does not have",
+                        case.name
+                    ),
+                );
+            }
+        }
+    }
+    let (Some(policy), Some(policy_file), true) = (policy, policy_file, d.is_empty()) else {
+        return Err(d.into_errors());
+    };
+    Ok(TestReport {
+        policy_file,
+        cases: cases.iter().map(|case| run_case(&policy, case)).collect(),
+    })
+}
+
+fn read_case(node: &Node, d: &mut Diagnostics) -> Option<Case> {
+    let Some(entries) = node.as_map() else {
+        d.error(
+            node.pos,
+            "each case is a mapping with `name`, `request` and `expect`",
+        );
+        return None;
+    };
+    check_keys(
+        entries,
+        &["name", "description", "request", "expect"],
+        "a case",
+        d,
+    );
+    let before = d.len();
+    let name = match yaml::get(entries, "name").map(|n| (n, n.as_str())) {
+        Some((_, Some(name))) => name.to_owned(),
+        Some((n, None)) => {
+            d.error(n.pos, "`name` must be a string");
+            String::new()
+        }
+        None => {
+            d.error(node.pos, "case is missing `name`");
+            String::new()
+        }
+    };
+    let request = match yaml::get(entries, "request") {
+        Some(r) => read_request(r, d),
+        None => {
+            d.error(node.pos, format!("case `{name}` is missing `request`"));
+            None
+        }
+    };
+    let expect = match yaml::get(entries, "expect") {
+        Some(e) => read_expect(e, d),
+        None => {
+            d.error(node.pos, format!("case `{name}` is missing `expect`"));
+            None
+        }
+    };
+    let ((request, resource), expect) = (request?, expect?);
+    (d.len() == before).then_some(Case {
+        name,
+        request,
+        resource,
+        expect,
+    })
+}
+
+fn read_request(node: &Node, d: &mut Diagnostics) -> Option<(PolicyRequest, ResourceRef)> {
+    let Some(entries) = node.as_map() else {
+        d.error(
+            node.pos,
+            "`request` must be a mapping like the evaluate request body",
+        );
+        return None;
+    };
+    // serde would silently ignore a misspelt `contxt`; a test that checks nothing is worse
+    // than no test.
+    check_keys(
+        entries,
+        &["action", "resource", "type", "context"],
+        "`request`",
+        d,
+    );
+    let request: PolicyRequest = match serde_json::from_value(node.to_json()) {
+        Ok(r) => r,
+        Err(e) => {
+            d.error(node.pos, format!("invalid request: {e}"));
+            return None;
+        }
+    };
+    let resource_pos = yaml::get(entries, "resource").map_or(node.pos, |n| n.pos);
+    match request.resource.parse::<ResourceRef>() {
+        Ok(resource) => Some((request, resource)),
+        Err(e) => {
+            d.error(resource_pos, e.to_string());
+            None
+        }
+    }
+}
+
+fn read_expect(node: &Node, d: &mut Diagnostics) -> Option<Expect> {
+    let Some(entries) = node.as_map() else {
+        d.error(
+            node.pos,
+            "`expect` must be a mapping like `{decision: allow, rule: my-rule}`",
+        );
+        return None;
+    };
+    check_keys(entries, &["decision", "rule"], "`expect`", d);
+    let decision = match yaml::get(entries, "decision") {
+        Some(n) => match n.as_str() {
+            Some("allow") => Some(DecisionKind::Allow),
+            Some("deny") => Some(DecisionKind::Deny),
+            Some("require_approval") => Some(DecisionKind::RequireApproval),
+            _ => {
+                d.error(n.pos, "`decision` must be allow, deny or require_approval");
+                None
+            }
+        },
+        None => {
+            d.error(node.pos, "`expect` is missing `decision`");
+            None
+        }
+    };
+    let rule_pos = yaml::get(entries, "rule").map_or(node.pos, |n| n.pos);
+    let rule = match yaml::get(entries, "rule") {
+        None => None,
+        Some(Node {
+            value: Value::Null, ..
+        }) => Some(None),
+        Some(n) => match n.as_str() {
+            Some(id) => Some(Some(id.to_owned())),
+            None => {
+                d.error(
+                    n.pos,
+                    "`rule` must be a rule id, or null for the default deny",
+                );
+                return None;
+            }
+        },
+    };
+    Some(Expect {
+        decision: decision?,
+        rule,
+        rule_pos,
+    })
+}
+
+fn run_case(policy: &Policy, case: &Case) -> CaseResult {
+    let context = case.request.context.as_ref();
+    let (subject, roles) = policy.dev_identity(context);
+    let input = Input {
+        action: &case.request.action,
+        resource: &case.resource,
+        request_type: case.request.request_type.as_deref(),
+        subject: &subject,
+        roles: &roles,
+        context,
+    };
+    let decision = policy.evaluate(&input);
+    let rule_ok = match &case.expect.rule {
+        None => true,
+        Some(expected) => expected.as_deref() == decision.rule,
+    };
+    let expected = match &case.expect.rule {
+        None => case.expect.decision.to_string(),
+        Some(rule) => describe(case.expect.decision, rule.as_deref()),
+    };
+    CaseResult {
+        name: case.name.clone(),
+        passed: decision.kind == case.expect.decision && rule_ok,
+        expected,
+        actual: describe(decision.kind, decision.rule),
+    }
+}
+
+fn describe(kind: DecisionKind, rule: Option<&str>) -> String {
+    match rule {
+        Some(rule) => format!("{kind} by {rule}"),
+        None => format!("{kind} by default"),
+    }
+}
