@@ -1,0 +1,297 @@
+//! HTTP handlers: evaluate, JWKS, health and readiness.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, RawQuery, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::IntoResponse;
+use chrono::{SecondsFormat, Utc};
+use serde_json::json;
+use warden_policy::Input;
+use warden_protocol::{
+    DecisionClaims, DecisionKind, PolicyDecision, PolicyRequest, ResourceRef, TOKEN_AUDIENCE,
+    TOKEN_ISSUER,
+};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::JsonBody;
+
+/// Longest action name accepted; real ones are a few words.
+const MAX_ACTION_LEN: usize = 128;
+
+/// Who is calling, established before the body is read so that an unauthenticated caller
+/// gets 401 whatever it sends.
+#[derive(Debug)]
+pub enum Caller {
+    /// API keys are configured and the bearer key belongs to this identity.
+    Authenticated(String),
+    /// No API keys configured: identity comes from the body (development mode).
+    Development,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(keys) = state.api_keys() else {
+            return Ok(Caller::Development);
+        };
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, key) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
+            })
+            .ok_or(ApiError::Unauthorized)?;
+        keys.identify(presented)
+            .map(|id| Caller::Authenticated(id.to_owned()))
+            .ok_or(ApiError::Unauthorized)
+    }
+}
+
+/// `POST /api/v1/policy/evaluate[?explain=true]`.
+pub async fn evaluate(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    caller: Caller,
+    JsonBody(request): JsonBody<PolicyRequest>,
+) -> Result<Json<PolicyDecision>, ApiError> {
+    let explain = explain_flag(query.as_deref())?;
+    validate_action(&request.action)?;
+    let resource: ResourceRef = request
+        .resource
+        .parse()
+        .map_err(|e| ApiError::InvalidField {
+            field: "resource",
+            message: format!("{e}"),
+        })?;
+    let policy = state.policy().current();
+    let context = request.context.as_ref();
+    let (subject, roles) = match caller {
+        Caller::Development => policy.dev_identity(context),
+        Caller::Authenticated(id) => {
+            let roles = policy
+                .principal_roles(&id)
+                .map(<[String]>::to_vec)
+                .unwrap_or_default();
+            check_claims(&id, &roles, context)?;
+            (id, roles)
+        }
+    };
+    let input = Input {
+        action: &request.action,
+        resource: &resource,
+        request_type: request.request_type.as_deref(),
+        subject: &subject,
+        roles: &roles,
+        context,
+    };
+    let (decision, explanation) = if explain {
+        let (decision, trace) = policy.explain(&input);
+        (decision, Some(trace))
+    } else {
+        (policy.evaluate(&input), None)
+    };
+
+    let now = Utc::now();
+    let expires = now + state.decision_ttl();
+    let decision_id = uuid::Uuid::now_v7().to_string();
+    let canonical = resource.to_string();
+    let token = match (decision.kind, decision.rule) {
+        (DecisionKind::Allow, Some(rule)) => {
+            let claims = DecisionClaims {
+                iss: TOKEN_ISSUER.to_owned(),
+                aud: TOKEN_AUDIENCE.to_owned(),
+                sub: subject.clone(),
+                jti: decision_id.clone(),
+                iat: now.timestamp(),
+                nbf: now.timestamp(),
+                exp: expires.timestamp(),
+                act: request.action.clone(),
+                res: canonical.clone(),
+                pv: policy.version().to_owned(),
+                rule: rule.to_owned(),
+            };
+            Some(
+                state
+                    .signer()
+                    .sign(&claims)
+                    .map_err(|e| ApiError::Internal(e.into()))?,
+            )
+        }
+        _ => None,
+    };
+    tracing::info!(
+        decision = decision.kind.as_str(),
+        rule = decision.rule.unwrap_or("-"),
+        action = %request.action,
+        resource = %canonical,
+        subject = %subject,
+        decision_id = %decision_id,
+        "policy decision"
+    );
+    Ok(Json(PolicyDecision {
+        allowed: decision.kind == DecisionKind::Allow,
+        decision: decision.kind,
+        reason: decision.reason.to_owned(),
+        matched_rule: decision.rule.map(str::to_owned),
+        decision_id,
+        policy_version: policy.version().to_owned(),
+        expires_at: expires.to_rfc3339_opts(SecondsFormat::Secs, true),
+        action: request.action,
+        resource: canonical,
+        subject,
+        token,
+        explanation,
+    }))
+}
+
+/// With an API key, the body may repeat the caller's identity and name one of its roles,
+/// but never claim anything else.
+fn check_claims(
+    id: &str,
+    roles: &[String],
+    context: Option<&warden_protocol::RequestContext>,
+) -> Result<(), ApiError> {
+    let Some(context) = context else {
+        return Ok(());
+    };
+    if let Some(claimed) = &context.user_id
+        && claimed != id
+    {
+        return Err(ApiError::IdentityMismatch {
+            field: "context.userId",
+            message: "context.userId does not match the identity of the API key".into(),
+        });
+    }
+    if let Some(role) = &context.role
+        && !roles.iter().any(|r| r == role)
+    {
+        return Err(ApiError::IdentityMismatch {
+            field: "context.role",
+            message: format!("the identity `{id}` does not have the role claimed in context.role"),
+        });
+    }
+    Ok(())
+}
+
+fn validate_action(action: &str) -> Result<(), ApiError> {
+    let valid = !action.is_empty()
+        && action.len() <= MAX_ACTION_LEN
+        && action
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'));
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidField {
+            field: "action",
+            message: format!(
+                "action must be 1 to {MAX_ACTION_LEN} characters of letters, digits, `_`, `-`, `.` or `:`"
+            ),
+        })
+    }
+}
+
+fn explain_flag(query: Option<&str>) -> Result<bool, ApiError> {
+    let mut explain = false;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, "true"));
+        if key == "explain" {
+            explain = match value {
+                "true" | "1" | "" => true,
+                "false" | "0" => false,
+                _ => {
+                    return Err(ApiError::InvalidQuery(
+                        "explain must be true or false".into(),
+                    ));
+                }
+            };
+        }
+    }
+    Ok(explain)
+}
+
+/// `GET /.well-known/jwks.json`: the keys that verify decision tokens.
+pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
+    let mut headers = HeaderMap::new();
+    // Verifiers re-fetch on an unknown `kid`, so a short cache is safe during rotation.
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    (headers, Json(state.signer().jwks().clone()))
+}
+
+/// `GET /healthz`: the process is up.
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: a policy is loaded and keys are ready; reports the mode and any warnings
+/// (development mode, ephemeral key, a failed reload).
+pub async fn readyz(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let policy = state.policy().current();
+    let mut warnings = Vec::new();
+    if state.api_keys().is_none() {
+        warnings.push(
+            "development mode: POLICY_API_KEYS is not set, so callers are not authenticated"
+                .to_owned(),
+        );
+    }
+    if state.signer().is_ephemeral() {
+        warnings.push(
+            "ephemeral signing key: DECISION_SIGNING_KEY_FILE is not set, tokens stop verifying on restart"
+                .to_owned(),
+        );
+    }
+    if let Some(failure) = state.policy().last_failure() {
+        warnings.push(format!(
+            "last policy reload failed, previous policy in force: {failure}"
+        ));
+    }
+    Json(json!({
+        "status": "ready",
+        "mode": if state.api_keys().is_some() { "api_keys" } else { "development" },
+        "policyVersion": policy.version(),
+        "rules": policy.rule_count(),
+        "signingKeyId": state.signer().kid(),
+        "warnings": warnings,
+    }))
+}
+
+/// Fallback for unknown paths.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+/// Fallback for a known path with the wrong method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn explain_flag_accepts_booleans_only() {
+        assert!(!explain_flag(None).unwrap());
+        assert!(explain_flag(Some("explain=true")).unwrap());
+        assert!(explain_flag(Some("a=b&explain")).unwrap());
+        assert!(!explain_flag(Some("explain=0")).unwrap());
+        assert!(explain_flag(Some("explain=maybe")).is_err());
+    }
+
+    #[test]
+    fn action_names_are_bounded() {
+        assert!(validate_action("restart_pod").is_ok());
+        assert!(validate_action("").is_err());
+        assert!(validate_action("restart pod").is_err());
+        assert!(validate_action(&"a".repeat(129)).is_err());
+    }
+}

@@ -1,0 +1,186 @@
+//! The policy in force, swapped atomically on reload.
+//!
+//! Readers take the current policy with one atomic load ([`arc_swap`]), so a reload never
+//! blocks an evaluation and an evaluation always sees one whole policy. A file that fails
+//! to load leaves the previous policy in force; the error is logged once per file content
+//! and shown in `/readyz`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use sha2::{Digest, Sha256};
+use warden_policy::{Policy, PolicyErrors};
+
+/// What a reload did.
+#[derive(Debug)]
+pub enum ReloadOutcome {
+    /// The file content is the one in force (or the one that failed last time).
+    Unchanged,
+    /// A new policy is in force.
+    Reloaded {
+        /// Its version.
+        version: String,
+    },
+    /// The file did not load; the previous policy stays in force.
+    Failed(PolicyErrors),
+}
+
+/// The loaded policy and where it came from.
+pub struct PolicyStore {
+    path: PathBuf,
+    current: ArcSwap<Policy>,
+    /// Version and message of the last content that failed to load.
+    last_failure: Mutex<Option<(String, String)>>,
+}
+
+impl std::fmt::Debug for PolicyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyStore")
+            .field("path", &self.path)
+            .field("version", &self.current.load().version())
+            .finish()
+    }
+}
+
+impl PolicyStore {
+    /// Loads the policy at `path`; at start-up a bad file is fatal.
+    pub fn load(path: &Path) -> Result<Self, PolicyErrors> {
+        let policy = Policy::load(path)?;
+        Ok(PolicyStore {
+            path: path.to_owned(),
+            current: ArcSwap::from_pointee(policy),
+            last_failure: Mutex::new(None),
+        })
+    }
+
+    /// The policy in force. Cheap: one atomic load, no lock.
+    pub fn current(&self) -> arc_swap::Guard<Arc<Policy>> {
+        self.current.load()
+    }
+
+    /// The file the policy comes from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The error of the last reload that failed, if the failing content is still on disk
+    /// and has not been replaced by a good one.
+    pub fn last_failure(&self) -> Option<String> {
+        self.lock_failure()
+            .as_ref()
+            .map(|(_, message)| message.clone())
+    }
+
+    fn lock_failure(&self) -> std::sync::MutexGuard<'_, Option<(String, String)>> {
+        // A poisoned lock only means a panic elsewhere while holding a String; the data is fine.
+        self.last_failure.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reloads the file if its content changed. `force` reloads even when unchanged (SIGHUP).
+    pub fn reload(&self, force: bool) -> ReloadOutcome {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                let message = format!("cannot read {}: {err}", self.path.display());
+                return self.fail("unreadable".into(), message.clone(), || {
+                    PolicyErrors(vec![warden_policy::PolicyError {
+                        file: self.path.display().to_string(),
+                        line: None,
+                        column: None,
+                        rule: None,
+                        message,
+                    }])
+                });
+            }
+        };
+        let version = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+        if !force {
+            let failed_before = self
+                .lock_failure()
+                .as_ref()
+                .is_some_and(|(v, _)| *v == version);
+            if version == self.current.load().version() || failed_before {
+                return ReloadOutcome::Unchanged;
+            }
+        }
+        let source = String::from_utf8_lossy(&bytes);
+        match Policy::parse(&source, &self.path.display().to_string()) {
+            Ok(policy) => {
+                let version = policy.version().to_owned();
+                self.current.store(Arc::new(policy));
+                *self.lock_failure() = None;
+                ReloadOutcome::Reloaded { version }
+            }
+            Err(errors) => {
+                let message = errors.to_string();
+                self.fail(version, message, || errors)
+            }
+        }
+    }
+
+    fn fail(
+        &self,
+        version: String,
+        message: String,
+        errors: impl FnOnce() -> PolicyErrors,
+    ) -> ReloadOutcome {
+        *self.lock_failure() = Some((version, message));
+        ReloadOutcome::Failed(errors())
+    }
+
+    /// Reloads and logs the outcome; the form used by the watcher and SIGHUP.
+    pub fn reload_and_log(&self, force: bool) {
+        match self.reload(force) {
+            ReloadOutcome::Unchanged => {}
+            ReloadOutcome::Reloaded { version } => {
+                tracing::info!(policy_version = %version, file = %self.path.display(), "policy reloaded");
+            }
+            ReloadOutcome::Failed(errors) => {
+                tracing::error!(
+                    file = %self.path.display(),
+                    errors = %errors,
+                    in_force = %self.current.load().version(),
+                    "policy reload failed; keeping the previous policy"
+                );
+            }
+        }
+    }
+}
+
+/// Watches the policy file: polls its content every `interval` (zero: never) and reloads on
+/// SIGHUP, until `shutdown` resolves. Polling content rather than using inotify also catches
+/// the symlink swap Kubernetes does when a ConfigMap changes.
+pub async fn watch(
+    store: Arc<PolicyStore>,
+    interval: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let mut hangup = hangup_signal();
+    let mut ticker = (!interval.is_zero()).then(|| {
+        let mut t = tokio::time::interval(interval);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = async { match ticker.as_mut() { Some(t) => { t.tick().await; } None => std::future::pending::<()>().await } } => {
+                let store = store.clone();
+                // File I/O and parsing are blocking; keep them off the request workers.
+                let _ = tokio::task::spawn_blocking(move || store.reload_and_log(false)).await;
+            }
+            Some(()) = async { match hangup.as_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => {
+                tracing::info!("SIGHUP: reloading the policy");
+                let store = store.clone();
+                let _ = tokio::task::spawn_blocking(move || store.reload_and_log(true)).await;
+            }
+        }
+    }
+}
+
+fn hangup_signal() -> Option<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
+}

@@ -1,0 +1,28 @@
+//! Logging: human-readable lines by default, JSON lines with `LOG_FORMAT=json`; the level
+//! comes from `RUST_LOG` (default `info`).
+
+use tracing_subscriber::EnvFilter;
+
+use crate::config::ConfigError;
+
+/// Installs the global subscriber. Call once, before anything logs.
+pub fn init() -> Result<(), ConfigError> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let format = std::env::var("LOG_FORMAT").unwrap_or_default();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = match format.trim() {
+        "" | "text" => builder.try_init(),
+        "json" => builder.json().flatten_event(true).try_init(),
+        _ => {
+            return Err(ConfigError {
+                var: "LOG_FORMAT",
+                message: "expected `text` or `json`".into(),
+            });
+        }
+    };
+    // Already initialised (tests, embedding) is fine.
+    let _ = result;
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! Helpers shared by the policy service's integration tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use policy_service::identity::ApiKeys;
+use policy_service::keys::DecisionSigner;
+use policy_service::store::PolicyStore;
+use policy_service::{AppState, app};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use warden_protocol::DecisionClaims;
+
+/// API key of `ai-engine` in tests that configure keys.
+pub const AI_KEY: &str = "test-key-ai-engine-0123456789";
+/// API key of `ops` in tests that configure keys.
+pub const OPS_KEY: &str = "test-key-ops-0123456789abcdef";
+
+/// The repository's default policy.
+pub fn default_policy_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/default.yaml")
+}
+
+/// A state on the default policy with an ephemeral key; `keys` turns API keys on.
+pub fn state(keys: bool) -> AppState {
+    state_for(&default_policy_path(), keys)
+}
+
+/// A state on the policy at `path`.
+pub fn state_for(path: &Path, keys: bool) -> AppState {
+    let store = PolicyStore::load(path).unwrap_or_else(|e| panic!("policy does not load: {e}"));
+    let api_keys =
+        keys.then(|| ApiKeys::parse(&format!("ai-engine={AI_KEY},ops={OPS_KEY}")).unwrap());
+    AppState::new(
+        Arc::new(store),
+        DecisionSigner::ephemeral(),
+        api_keys,
+        Duration::from_secs(60),
+        Duration::from_secs(10),
+    )
+}
+
+/// The seed request of the design notes.
+pub fn seed_request() -> Value {
+    json!({
+        "action": "restart_pod",
+        "resource": "pod:api-pod-12345",
+        "type": "self_healing",
+        "context": {
+            "userId": "ai-engine",
+            "role": "service",
+            "metadata": {"severity": "high", "confidence": 0.93, "automated": true},
+            "ipAddress": "10.0.0.7",
+            "userAgent": "ai-engine/1.2"
+        }
+    })
+}
+
+/// An answer: status, headers and JSON body (`Value::Null` when the body is empty).
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+}
+
+/// Sends `request` through the router in-process.
+pub async fn send(router: Router, request: Request<Body>) -> Answer {
+    let response = router.oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+    };
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// `POST /api/v1/policy/evaluate` with a JSON body and an optional bearer key.
+pub async fn evaluate(state: &AppState, body: &Value, key: Option<&str>) -> Answer {
+    evaluate_at(state, "/api/v1/policy/evaluate", body, key).await
+}
+
+/// Like [`evaluate`] at another URI (for query strings).
+pub async fn evaluate_at(state: &AppState, uri: &str, body: &Value, key: Option<&str>) -> Answer {
+    let mut request = Request::post(uri).header(header::CONTENT_TYPE, "application/json");
+    if let Some(key) = key {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {key}"));
+    }
+    send(
+        app(state.clone()),
+        request.body(Body::from(body.to_string())).unwrap(),
+    )
+    .await
+}
+
+/// `GET` a path.
+pub async fn get(state: &AppState, uri: &str) -> Answer {
+    send(
+        app(state.clone()),
+        Request::get(uri).body(Body::empty()).unwrap(),
+    )
+    .await
+}
+
+/// Verifies `token` against the JWKS the service publishes, as the executor does.
+pub async fn verify(
+    state: &AppState,
+    token: &str,
+) -> Result<DecisionClaims, jsonwebtoken::errors::Error> {
+    let jwks: JwkSet =
+        serde_json::from_value(get(state, "/.well-known/jwks.json").await.body).unwrap();
+    let header = jsonwebtoken::decode_header(token)?;
+    let kid = header.kid.expect("token has a kid");
+    let jwk = jwks.find(&kid).expect("kid is in the JWKS");
+    let key = DecodingKey::from_jwk(jwk)?;
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.set_audience(&[warden_protocol::TOKEN_AUDIENCE]);
+    validation.set_issuer(&[warden_protocol::TOKEN_ISSUER]);
+    validation.set_required_spec_claims(&["exp", "aud", "iss", "sub", "jti"]);
+    jsonwebtoken::decode::<DecisionClaims>(token, &key, &validation).map(|d| d.claims)
+}
+
+/// Writes `content` to a new file `name` in `dir`.
+pub fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+/// The default policy's rule for system namespaces.
+pub const SYSTEM_NAMESPACES_RULE: &str = "deny-system-namespaces";
