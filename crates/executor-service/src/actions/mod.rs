@@ -1,0 +1,208 @@
+//! Actions the executor can run, behind one trait, registered once at start-up.
+//!
+//! A new action is one file implementing [`Action`] and one line in
+//! [`Registry::with_builtins`] (or a `register` call of your own): its parameter type (parsed
+//! strictly, unknown fields refused), validation, the target it touches (bound against the
+//! decision token's resource and checked against protected namespaces), its budget key, and
+//! the cluster call.
+
+pub mod kube_error;
+pub mod restart_pod;
+pub mod rollout_restart;
+pub mod scale;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// The object an action touches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// Namespace.
+    pub namespace: String,
+    /// Normalised kind (`pod`, `deployment`, `statefulset`).
+    pub kind: &'static str,
+    /// Object name.
+    pub name: String,
+}
+
+/// Limits that validation enforces, from configuration.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Highest replica count a scale may ask for (`EXECUTOR_MAX_REPLICAS`).
+    pub max_replicas: i32,
+}
+
+/// What the cluster call needs.
+#[derive(Clone)]
+pub struct Cluster {
+    /// The Kubernetes client (retries off: see [`crate::kube_client`]).
+    pub client: kube::Client,
+    /// Deadline for each API call (`EXECUTOR_KUBE_TIMEOUT_SECONDS`).
+    pub timeout: Duration,
+}
+
+/// How a cluster call failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionFailure {
+    /// `Failed` when nothing changed, `Unknown` when the request was sent and its outcome
+    /// is not known.
+    pub outcome_unknown: bool,
+    /// Stable reason code (`kube_not_found`, `kube_forbidden`, `kube_conflict`,
+    /// `kube_invalid`, `kube_too_many_requests`, `kube_timeout`, `kube_unavailable`,
+    /// `kube_error`, `precondition_failed`).
+    pub code: &'static str,
+    /// Human message (with an RBAC hint for Forbidden).
+    pub message: String,
+    /// The HTTP status the executor answers with.
+    pub http_status: u16,
+}
+
+/// One kind of action.
+#[async_trait::async_trait]
+pub trait Action: Send + Sync + 'static {
+    /// Parameter type; parsed from `actionParams` with unknown fields refused.
+    type Params: DeserializeOwned + Send + Sync + 'static;
+
+    /// The `actionType` on the wire.
+    const NAME: &'static str;
+
+    /// The budget this action draws on (`RATE_LIMIT_<KEY>_TTL` / `_MAX`).
+    const BUDGET_KEY: &'static str;
+
+    /// Checks values serde cannot (names, ranges). The message names the field.
+    fn validate(params: &Self::Params, limits: &Limits) -> Result<(), String>;
+
+    /// The object the action touches.
+    fn target(params: &Self::Params) -> Target;
+
+    /// Runs the action; with `dry_run`, as a server-side dry run (`dryRun=All`) that
+    /// changes nothing. Returns what changed.
+    async fn run(
+        params: &Self::Params,
+        cluster: &Cluster,
+        dry_run: bool,
+    ) -> Result<Value, ActionFailure>;
+}
+
+/// An action whose parameters parsed and validated, ready to run.
+#[async_trait::async_trait]
+pub trait Prepared: Send + Sync {
+    /// The object it touches.
+    fn target(&self) -> &Target;
+    /// Runs it.
+    async fn run(&self, cluster: &Cluster, dry_run: bool) -> Result<Value, ActionFailure>;
+}
+
+/// Why `actionParams` were refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidParams {
+    /// The field at fault (`actionParams.replicas`), when known.
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The type-erased face of an [`Action`] kept in the registry.
+pub trait Registered: Send + Sync {
+    /// The budget key.
+    fn budget_key(&self) -> &'static str;
+    /// Parses and validates `params`.
+    fn prepare(&self, params: &Value, limits: &Limits) -> Result<Box<dyn Prepared>, InvalidParams>;
+}
+
+struct Entry<A: Action>(std::marker::PhantomData<fn() -> A>);
+
+struct PreparedAction<A: Action> {
+    params: A::Params,
+    target: Target,
+}
+
+#[async_trait::async_trait]
+impl<A: Action> Prepared for PreparedAction<A> {
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    async fn run(&self, cluster: &Cluster, dry_run: bool) -> Result<Value, ActionFailure> {
+        A::run(&self.params, cluster, dry_run).await
+    }
+}
+
+impl<A: Action> Registered for Entry<A> {
+    fn budget_key(&self) -> &'static str {
+        A::BUDGET_KEY
+    }
+
+    fn prepare(&self, params: &Value, limits: &Limits) -> Result<Box<dyn Prepared>, InvalidParams> {
+        let params: A::Params = serde_path_to_error::deserialize(params).map_err(|err| {
+            let path = err.path().to_string();
+            let field = if path == "." {
+                "actionParams".to_owned()
+            } else {
+                format!("actionParams.{path}")
+            };
+            InvalidParams {
+                message: format!("{field}: {}", err.into_inner()),
+                field: Some(field),
+            }
+        })?;
+        A::validate(&params, limits).map_err(|message| InvalidParams {
+            field: message
+                .split_once(':')
+                .map(|(f, _)| f.to_owned())
+                .filter(|f| f.starts_with("actionParams")),
+            message,
+        })?;
+        let target = A::target(&params);
+        Ok(Box::new(PreparedAction::<A> { params, target }))
+    }
+}
+
+/// The actions this executor knows, by `actionType`.
+#[derive(Clone, Default)]
+pub struct Registry {
+    actions: HashMap<&'static str, Arc<dyn Registered>>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The built-in actions.
+    pub fn with_builtins() -> Self {
+        Self::new()
+            .register::<restart_pod::RestartPod>()
+            .register::<scale::ScaleDeployment>()
+            .register::<scale::ScaleStatefulSet>()
+            .register::<rollout_restart::RolloutRestartDeployment>()
+    }
+
+    /// Adds `A` (replacing an action of the same name).
+    pub fn register<A: Action>(mut self) -> Self {
+        self.actions
+            .insert(A::NAME, Arc::new(Entry::<A>(std::marker::PhantomData)));
+        self
+    }
+
+    /// The action called `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Registered>> {
+        self.actions.get(name)
+    }
+
+    /// Names and budget keys of every registered action, sorted by name.
+    pub fn names(&self) -> Vec<(&'static str, &'static str)> {
+        let mut names: Vec<_> = self
+            .actions
+            .iter()
+            .map(|(name, a)| (*name, a.budget_key()))
+            .collect();
+        names.sort();
+        names
+    }
+}

@@ -1,0 +1,218 @@
+//! The one error type of the executor and its JSON answer.
+//!
+//! Every refusal answers `{"success": false, "auditId": ..., "error": ..., "code": ...}`
+//! ([`warden_protocol::ExecuteResponse`]). Internal errors are logged once with their
+//! cause chain and shown to clients as a generic message.
+
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use uuid::Uuid;
+use warden_protocol::ExecuteResponse;
+
+use crate::actions::ActionFailure;
+use crate::signature::SignatureError;
+use crate::token::TokenError;
+
+/// Why an execute request did not run (or ran and failed). Each variant documents its
+/// status code.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// 413: the body is larger than the limit.
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// 415: the body is not `application/json`.
+    #[error("expected Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// 400: not JSON, or not the JSON of an execute request.
+    #[error("{message}")]
+    InvalidJson {
+        /// What is wrong.
+        message: String,
+        /// The field at fault.
+        field: Option<String>,
+    },
+    /// 400: no action of that name is registered.
+    #[error("unknown actionType `{0}`")]
+    UnknownAction(String),
+    /// 400: `actionParams` do not fit the action.
+    #[error("{message}")]
+    InvalidParams {
+        /// What is wrong.
+        message: String,
+        /// The field at fault.
+        field: Option<String>,
+    },
+    /// 401: the HMAC signature is malformed or does not verify.
+    #[error("{0}")]
+    Signature(SignatureError),
+    /// 403 (503 when the keys cannot be fetched): the decision token is refused.
+    #[error("{0}")]
+    Token(TokenError),
+    /// 403: the decision passed along is not an allow.
+    #[error("the policy decision does not allow this action")]
+    NotAllowed,
+    /// 403: the token was issued for another action, resource, requester or decision.
+    #[error("the decision token does not cover this request: {0}")]
+    Binding(&'static str),
+    /// 403: the target namespace is protected whatever the policy says.
+    #[error("namespace `{0}` is protected: the executor never acts there")]
+    ProtectedNamespace(String),
+    /// 409: the decision was already used by the attempt `consumed_by`.
+    #[error("this decision has already been used")]
+    Replay {
+        /// The attempt that consumed it.
+        consumed_by: Uuid,
+    },
+    /// 429: the action's rate budget is spent.
+    #[error("rate budget exhausted for `{key}`")]
+    OverBudget {
+        /// The budget key.
+        key: String,
+        /// When to retry.
+        retry_after: Duration,
+    },
+    /// 429: this client sends requests too fast.
+    #[error("too many requests from this client")]
+    Throttled {
+        /// When to retry.
+        retry_after: Duration,
+    },
+    /// 503: the audit store is unreachable, so nothing may run.
+    #[error("the audit store is unavailable; nothing was done")]
+    StoreUnavailable,
+    /// The cluster call failed; status and code come from the failure.
+    #[error("{}", .0.message)]
+    Cluster(ActionFailure),
+    /// 404: no such route.
+    #[error("no such endpoint")]
+    NotFound,
+    /// 405: the route exists with another method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 408: the answer took longer than `EXECUTOR_REQUEST_TIMEOUT_SECONDS` (an action that
+    /// started still completes and is audited).
+    #[error("request timed out; an action that started is still completed and audited")]
+    Timeout,
+    /// 500: a bug of ours; details go to the log only.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ExecError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ExecError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ExecError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ExecError::InvalidJson { .. }
+            | ExecError::UnknownAction(_)
+            | ExecError::InvalidParams { .. } => StatusCode::BAD_REQUEST,
+            ExecError::Signature(_) => StatusCode::UNAUTHORIZED,
+            ExecError::Token(TokenError::KeysUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
+            ExecError::Token(_)
+            | ExecError::NotAllowed
+            | ExecError::Binding(_)
+            | ExecError::ProtectedNamespace(_) => StatusCode::FORBIDDEN,
+            ExecError::Replay { .. } => StatusCode::CONFLICT,
+            ExecError::OverBudget { .. } | ExecError::Throttled { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ExecError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ExecError::Cluster(f) => {
+                StatusCode::from_u16(f.http_status).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
+            ExecError::NotFound => StatusCode::NOT_FOUND,
+            ExecError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ExecError::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ExecError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine code (also the audit row's `reasonCode`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ExecError::PayloadTooLarge { .. } => "payload_too_large",
+            ExecError::UnsupportedMediaType => "unsupported_media_type",
+            ExecError::InvalidJson { .. } => "invalid_json",
+            ExecError::UnknownAction(_) => "unknown_action",
+            ExecError::InvalidParams { .. } => "invalid_params",
+            ExecError::Signature(SignatureError::Malformed) => "signature_malformed",
+            ExecError::Signature(_) => "bad_signature",
+            ExecError::Token(e) => e.code(),
+            ExecError::NotAllowed => "decision_not_allowed",
+            ExecError::Binding(_) => "token_binding",
+            ExecError::ProtectedNamespace(_) => "protected_namespace",
+            ExecError::Replay { .. } => "replay",
+            ExecError::OverBudget { .. } => "budget_exhausted",
+            ExecError::Throttled { .. } => "throttled",
+            ExecError::StoreUnavailable => "store_unavailable",
+            ExecError::Cluster(f) => f.code,
+            ExecError::NotFound => "not_found",
+            ExecError::MethodNotAllowed => "method_not_allowed",
+            ExecError::Timeout => "timeout",
+            ExecError::Internal(_) => "internal",
+        }
+    }
+
+    fn field(&self) -> Option<String> {
+        match self {
+            ExecError::InvalidJson { field, .. } | ExecError::InvalidParams { field, .. } => {
+                field.clone()
+            }
+            ExecError::UnknownAction(_) => Some("actionType".into()),
+            ExecError::Signature(_) => Some("signature".into()),
+            ExecError::Token(_) | ExecError::NotAllowed | ExecError::Binding(_) => {
+                Some("policyDecision".into())
+            }
+            _ => None,
+        }
+    }
+
+    /// The answer, naming `audit_id` (the row of this attempt, or for a replay the row of
+    /// the attempt that consumed the decision).
+    pub fn into_response_with(self, audit_id: Option<Uuid>, dry_run: bool) -> Response {
+        if let ExecError::Internal(cause) = &self {
+            tracing::error!(error = format!("{cause:#}"), "internal error");
+        }
+        let status = self.status();
+        let audit_id = match &self {
+            ExecError::Replay { consumed_by } => Some(*consumed_by),
+            _ => audit_id,
+        };
+        let retry_after = match &self {
+            ExecError::OverBudget { retry_after, .. } | ExecError::Throttled { retry_after } => {
+                Some(*retry_after)
+            }
+            _ => None,
+        };
+        let body = ExecuteResponse {
+            success: false,
+            audit_id: audit_id.map(|id| id.to_string()),
+            result: None,
+            error: Some(self.to_string()),
+            code: Some(self.code().to_owned()),
+            field: self.field(),
+            dry_run,
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(after) = retry_after {
+            // Round up: retrying a fraction of a second early would be refused again.
+            let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            if let Ok(value) = HeaderValue::from_str(&secs.max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+impl IntoResponse for ExecError {
+    fn into_response(self) -> Response {
+        self.into_response_with(None, false)
+    }
+}

@@ -1,0 +1,394 @@
+//! `POST /executor/execute`: the checks, in order, then the write-ahead audited action.
+//!
+//! 1. body limit and content type (413 / 415);
+//! 2. JSON shape, known `actionType`, parameters validated by the action (400);
+//! 3. HMAC signature over the client's serialisation, per-client secret (401);
+//! 4. decision token: EdDSA signature against the policy service's JWKS, expiry, and
+//!    binding to this action, target and requester (403);
+//! 5. guardrails that hold whatever the policy says: protected namespaces (403);
+//! 6. in one transaction: single use of the decision (409), rate budget (429) and the
+//!    `pending` audit row (503 if the store is down — nothing runs);
+//! 7. the cluster call, then the final audit row.
+//!
+//! Every refusal from step 1 on is audited as `rejected` with its reason code when a row
+//! can be written. Steps 6–7 run in their own task: a client that disconnects or times out
+//! cannot leave a started action without its final audit row.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use uuid::Uuid;
+use warden_protocol::{ExecuteRequest, ExecuteResponse, ResourceRef};
+
+use crate::AppState;
+use crate::actions::Prepared;
+use crate::error::ExecError;
+use crate::signature::SignedPayload;
+use crate::store::{Attempt, AuditStatus, Begin, Completion, StoreError};
+use crate::token::TokenError;
+
+/// Largest request body accepted, in bytes.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Deepest JSON nesting accepted.
+const MAX_DEPTH: usize = 64;
+
+/// How often, and how long apart, a final audit update that failed is retried.
+const FINISH_RETRIES: u32 = 20;
+const FINISH_RETRY_DELAY: Duration = Duration::from_millis(500);
+
+/// The handler.
+pub async fn execute(State(state): State<AppState>, request: Request) -> Response {
+    let started = Instant::now();
+    let mut attempt = Attempt {
+        id: Uuid::now_v7(),
+        dry_run: state.config().dry_run,
+        client_ip: request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string()),
+        request_id: request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        ..Attempt::default()
+    };
+    let outcome = match read_body(&state, request).await {
+        Ok(body) => check_and_run(&state, &body, &mut attempt, started).await,
+        Err(err) => Err(err),
+    };
+    match outcome {
+        Ok(response) => response,
+        Err(err) => refuse(&state, &attempt, err, started).await,
+    }
+}
+
+/// Audits a refusal (when a row can be written) and answers it.
+async fn refuse(state: &AppState, attempt: &Attempt, err: ExecError, started: Instant) -> Response {
+    let audited = match &err {
+        // The store already wrote the rejected row for these, or cannot write any.
+        ExecError::Replay { .. }
+        | ExecError::OverBudget { .. }
+        | ExecError::StoreUnavailable
+        | ExecError::Cluster(_) => None,
+        _ => {
+            let written = state
+                .store()
+                .reject(attempt, err.code(), &err.to_string(), started.elapsed())
+                .await;
+            match written {
+                Ok(()) => Some(attempt.id),
+                Err(store_err) => {
+                    tracing::error!(error = %store_err, code = err.code(), "could not audit a refusal");
+                    None
+                }
+            }
+        }
+    };
+    let audit_id = match &err {
+        ExecError::OverBudget { .. } | ExecError::Cluster(_) => Some(attempt.id),
+        _ => audited,
+    };
+    tracing::info!(
+        code = err.code(),
+        action = attempt.action_type.as_deref().unwrap_or("-"),
+        requested_by = attempt.requested_by.as_deref().unwrap_or("-"),
+        audit_id = ?audit_id,
+        "execute refused"
+    );
+    err.into_response_with(audit_id, attempt.dry_run)
+}
+
+async fn read_body(state: &AppState, request: Request) -> Result<Bytes, ExecError> {
+    if !is_json(request.headers().get(header::CONTENT_TYPE)) {
+        return Err(ExecError::UnsupportedMediaType);
+    }
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ExecError::PayloadTooLarge { limit: BODY_LIMIT }
+            } else {
+                ExecError::InvalidJson {
+                    message: "could not read the request body".into(),
+                    field: None,
+                }
+            }
+        })
+}
+
+fn is_json(value: Option<&axum::http::HeaderValue>) -> bool {
+    let Some(value) = value.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+async fn check_and_run(
+    state: &AppState,
+    body: &[u8],
+    attempt: &mut Attempt,
+    started: Instant,
+) -> Result<Response, ExecError> {
+    // 2. Shape. Parse loosely first so that a refusal can still record what was sent.
+    let value = parse_value(body)?;
+    record_claims(attempt, &value);
+    let request: ExecuteRequest = serde_path_to_error::deserialize(&value).map_err(|err| {
+        let path = err.path().to_string();
+        let field = (path != ".").then_some(path);
+        ExecError::InvalidJson {
+            message: match &field {
+                Some(f) => format!("{f}: {}", err.inner()),
+                None => format!("invalid request: {}", err.inner()),
+            },
+            field,
+        }
+    })?;
+    attempt.dry_run |= request.dry_run;
+    let action = state
+        .registry()
+        .get(&request.action_type)
+        .ok_or_else(|| ExecError::UnknownAction(truncate(&request.action_type)))?
+        .clone();
+    let prepared = action
+        .prepare(&request.action_params, state.limits())
+        .map_err(|e| ExecError::InvalidParams {
+            message: e.message,
+            field: e.field,
+        })?;
+    let target = prepared.target().clone();
+    attempt.namespace = Some(target.namespace.clone());
+    attempt.target_kind = Some(target.kind.to_owned());
+    attempt.target_name = Some(target.name.clone());
+
+    // 3. Signature.
+    let payload = SignedPayload::from_body(body).map_err(ExecError::Signature)?;
+    let form = payload
+        .verify(
+            &request.signature,
+            state.config().secrets.for_client(&request.requested_by),
+        )
+        .map_err(ExecError::Signature)?;
+    attempt.signature_form = serde_json::to_value(form)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned));
+
+    // 4. Decision token and its binding.
+    let token = request
+        .policy_decision
+        .get("token")
+        .and_then(Value::as_str)
+        .ok_or(ExecError::Token(TokenError::Missing))?;
+    let claims = state
+        .verifier()
+        .verify(token)
+        .await
+        .map_err(ExecError::Token)?;
+    attempt.decision_id = Some(claims.jti.clone());
+    attempt.policy_version = Some(claims.pv.clone());
+    if request.policy_decision.get("allowed") != Some(&Value::Bool(true)) {
+        return Err(ExecError::NotAllowed);
+    }
+    if claims.act != request.action_type {
+        return Err(ExecError::Binding("it was issued for another action"));
+    }
+    let scope: ResourceRef = claims
+        .res
+        .parse()
+        .map_err(|_| ExecError::Token(TokenError::Claims("res is not a resource".into())))?;
+    if !scope.covers(&target.namespace, target.kind, &target.name) {
+        return Err(ExecError::Binding("it was issued for another resource"));
+    }
+    if claims.sub != request.requested_by {
+        return Err(ExecError::Binding("it was issued to another requester"));
+    }
+    if let Some(id) = request.policy_decision.get("decisionId")
+        && id.as_str() != Some(claims.jti.as_str())
+    {
+        return Err(ExecError::Binding(
+            "policyDecision.decisionId differs from the token's",
+        ));
+    }
+
+    // 5. Guardrails.
+    if state.config().protected_namespaces.contains(&target.namespace) {
+        return Err(ExecError::ProtectedNamespace(target.namespace));
+    }
+
+    // 6–7. From here on the work must finish even if the client goes away.
+    let budget = state
+        .config()
+        .budgets
+        .get(action.budget_key())
+        .cloned()
+        .ok_or_else(|| {
+            ExecError::Internal(anyhow::anyhow!(
+                "no budget configured for `{}`",
+                action.budget_key()
+            ))
+        })?;
+    let task_state = state.clone();
+    let task_attempt = attempt.clone();
+    let handle = tokio::spawn(async move {
+        run_audited(task_state, task_attempt, budget, prepared, started).await
+    });
+    match handle.await {
+        Ok(result) => result,
+        Err(join) => Err(ExecError::Internal(anyhow::anyhow!(
+            "execution task failed: {join}"
+        ))),
+    }
+}
+
+async fn run_audited(
+    state: AppState,
+    attempt: Attempt,
+    budget: crate::store::Budget,
+    prepared: Box<dyn Prepared>,
+    started: Instant,
+) -> Result<Response, ExecError> {
+    match state.store().begin(&attempt, &budget).await {
+        Ok(Begin::Started) => {}
+        Ok(Begin::Replay { consumed_by }) => return Err(ExecError::Replay { consumed_by }),
+        Ok(Begin::OverBudget { retry_after }) => {
+            return Err(ExecError::OverBudget {
+                key: budget.key,
+                retry_after,
+            });
+        }
+        Err(StoreError::Unavailable(cause)) => {
+            tracing::error!(
+                error = format!("{cause:#}"),
+                "audit store unavailable: refusing"
+            );
+            return Err(ExecError::StoreUnavailable);
+        }
+    }
+    let outcome = prepared.run(state.cluster(), attempt.dry_run).await;
+    let completion = match &outcome {
+        Ok(result) => Completion {
+            status: AuditStatus::Succeeded,
+            reason: None,
+            error: None,
+            result: Some(result.clone()),
+            duration: started.elapsed(),
+        },
+        Err(failure) => Completion {
+            status: if failure.outcome_unknown {
+                AuditStatus::Unknown
+            } else {
+                AuditStatus::Failed
+            },
+            reason: Some(failure.code.to_owned()),
+            error: Some(failure.message.clone()),
+            result: None,
+            duration: started.elapsed(),
+        },
+    };
+    finish(&state, attempt.id, completion).await;
+    tracing::info!(
+        audit_id = %attempt.id,
+        action = attempt.action_type.as_deref().unwrap_or("-"),
+        namespace = attempt.namespace.as_deref().unwrap_or("-"),
+        name = attempt.target_name.as_deref().unwrap_or("-"),
+        dry_run = attempt.dry_run,
+        ok = outcome.is_ok(),
+        "action executed"
+    );
+    match outcome {
+        Ok(result) => Ok((
+            StatusCode::OK,
+            axum::Json(ExecuteResponse {
+                success: true,
+                audit_id: Some(attempt.id.to_string()),
+                result: Some(result),
+                error: None,
+                code: None,
+                field: None,
+                dry_run: attempt.dry_run,
+            }),
+        )
+            .into_response()),
+        Err(failure) => Err(ExecError::Cluster(failure)),
+    }
+}
+
+/// Records the outcome. The pending row is already durable, so if the store is down now
+/// the update is retried in the background; a row that still cannot be completed is
+/// reconciled to `unknown` at the next start-up.
+async fn finish(state: &AppState, id: Uuid, completion: Completion) {
+    if state.store().finish(id, &completion).await.is_ok() {
+        return;
+    }
+    let store = state.store().clone();
+    tokio::spawn(async move {
+        for attempt in 1..=FINISH_RETRIES {
+            tokio::time::sleep(FINISH_RETRY_DELAY * attempt).await;
+            match store.finish(id, &completion).await {
+                Ok(()) => {
+                    tracing::info!(audit_id = %id, "final audit state recorded after retry");
+                    return;
+                }
+                Err(err) => {
+                    tracing::warn!(audit_id = %id, error = %err, attempt, "final audit update failed")
+                }
+            }
+        }
+        tracing::error!(audit_id = %id, "giving up on the final audit update; the row stays pending until reconciled");
+    });
+}
+
+fn parse_value(body: &[u8]) -> Result<Value, ExecError> {
+    if warden_protocol::json_nesting_depth(body) > MAX_DEPTH {
+        return Err(ExecError::InvalidJson {
+            message: format!("JSON is nested deeper than {MAX_DEPTH} levels"),
+            field: None,
+        });
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| ExecError::InvalidJson {
+        message: format!("malformed JSON: {e}"),
+        field: None,
+    })?;
+    if !value.is_object() {
+        return Err(ExecError::InvalidJson {
+            message: "the body must be a JSON object".into(),
+            field: None,
+        });
+    }
+    Ok(value)
+}
+
+/// Copies what the body claims into the audit record, before anything is verified, so
+/// that a refusal shows what was attempted. The token is dropped: it is a bearer
+/// credential until it expires.
+fn record_claims(attempt: &mut Attempt, value: &Value) {
+    let text = |key: &str| value.get(key).and_then(Value::as_str).map(truncate);
+    attempt.action_type = text("actionType");
+    attempt.requested_by = text("requestedBy");
+    attempt.action_params = value.get("actionParams").cloned();
+    attempt.policy_decision = value.get("policyDecision").cloned().map(|mut d| {
+        if let Some(map) = d.as_object_mut() {
+            map.remove("token");
+        }
+        d
+    });
+    if value.get("dryRun") == Some(&Value::Bool(true)) {
+        attempt.dry_run = true;
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(256).collect()
+}

@@ -1,0 +1,331 @@
+//! Warden's executor service: the only component that changes the cluster.
+//!
+//! `POST /executor/execute` runs a remediation action only when the request is signed by a
+//! known client, carries a policy decision token that verifies and covers exactly this
+//! action, target and requester, has not been used before, stays outside protected
+//! namespaces and fits the action's rate budget. The attempt is written to
+//! `action_audit_logs` before the cluster is called and completed after; refusals are
+//! audited too.
+//!
+//! # Layout
+//! - [`config`]: typed configuration from the environment (`.env.example` lists it all).
+//! - [`app`] / [`serve`] / [`run`] (this file): router, layers, start-up and shutdown.
+//! - [`execute`]: the handler and the order of checks.
+//! - [`signature`]: the HMAC over the client's own JSON serialisation (four forms).
+//! - [`token`]: decision token verification against the policy service's JWKS.
+//! - [`store`]: the audit store trait; [`store::postgres`] implements it (single use,
+//!   budgets and the write-ahead row in one transaction).
+//! - [`actions`]: the action trait, the registry and the built-in actions.
+//! - [`kube_client`]: the Kubernetes client (retries off: no action is ever sent twice).
+//! - [`throttle`]: per-client request rate at the HTTP layer.
+//! - [`error`]: the one error enum and its JSON answer.
+
+pub mod actions;
+pub mod config;
+pub mod error;
+pub mod execute;
+pub mod kube_client;
+pub mod signature;
+pub mod store;
+pub mod throttle;
+pub mod token;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{Request, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::actions::{Cluster, Limits, Registry};
+use crate::config::Config;
+use crate::error::ExecError;
+use crate::store::AuditStore;
+use crate::throttle::Throttle;
+use crate::token::DecisionVerifier;
+
+/// Everything a request needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+struct Shared {
+    config: Config,
+    store: Arc<dyn AuditStore>,
+    verifier: DecisionVerifier,
+    registry: Registry,
+    cluster: Cluster,
+    limits: Limits,
+    throttle: Throttle,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.0.config)
+            .field("actions", &self.0.registry.names())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State from its parts (tests build it this way, with their own store and cluster).
+    pub fn new(
+        config: Config,
+        store: Arc<dyn AuditStore>,
+        verifier: DecisionVerifier,
+        registry: Registry,
+        client: kube::Client,
+    ) -> Self {
+        let limits = Limits {
+            max_replicas: config.max_replicas,
+        };
+        let cluster = Cluster {
+            client,
+            timeout: config.kube_timeout,
+        };
+        let throttle = Throttle::new(config.requests_per_second);
+        AppState(Arc::new(Shared {
+            config,
+            store,
+            verifier,
+            registry,
+            cluster,
+            limits,
+            throttle,
+        }))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// The audit store.
+    pub fn store(&self) -> &Arc<dyn AuditStore> {
+        &self.0.store
+    }
+
+    /// The decision token verifier.
+    pub fn verifier(&self) -> &DecisionVerifier {
+        &self.0.verifier
+    }
+
+    /// The registered actions.
+    pub fn registry(&self) -> &Registry {
+        &self.0.registry
+    }
+
+    /// The cluster client and its deadline.
+    pub fn cluster(&self) -> &Cluster {
+        &self.0.cluster
+    }
+
+    /// Validation limits.
+    pub fn limits(&self) -> &Limits {
+        &self.0.limits
+    }
+}
+
+/// The service's router with all its layers.
+pub fn app(state: AppState) -> Router {
+    let timeout = state.config().request_timeout;
+    let throttle = state.0.throttle.clone();
+    Router::new()
+        .route(
+            "/executor/execute",
+            post(execute::execute).layer(axum::middleware::from_fn_with_state(
+                throttle,
+                throttle::throttle,
+            )),
+        )
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .fallback(|| async { ExecError::NotFound })
+        .method_not_allowed_fallback(|| async { ExecError::MethodNotAllowed })
+        // Innermost: the body limit, enforced while the body is read (413 as JSON).
+        .layer(DefaultBodyLimit::max(execute::BODY_LIMIT))
+        .with_state(state)
+        .layer(
+            // Outermost first.
+            ServiceBuilder::new()
+                // 1. A request id (kept from the client's `x-request-id` if it sent one;
+                //    stored in the audit row),
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                // 2. a span per request that carries it,
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                }))
+                // 3. echoed back in the answer,
+                .layer(PropagateRequestIdLayer::x_request_id())
+                // 4. and a deadline for the answer (a started action still completes).
+                .layer(HandleErrorLayer::new(|_: tower::BoxError| async { ExecError::Timeout }))
+                .timeout(timeout),
+        )
+}
+
+async fn healthz() -> axum::Json<serde_json::Value> {
+    axum::Json(json!({"status": "ok"}))
+}
+
+/// Ready when the audit store answers and the policy service's keys are loaded (fetching
+/// them if not yet): without either, every execute would be refused.
+async fn readyz(State(state): State<AppState>) -> axum::response::Response {
+    let store = state.store().ping().await;
+    if !state.verifier().has_keys() {
+        let _ = state.verifier().refresh(false).await;
+    }
+    let keys = state.verifier().has_keys();
+    let ready = store.is_ok() && keys;
+    let body = json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "auditStore": if store.is_ok() { "ok" } else { "unavailable" },
+        "policyKeys": if keys { "ok" } else { "unavailable" },
+        "dryRun": state.config().dry_run,
+        "actions": state.registry().names().iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, then drains open requests.
+/// Also reconciles interrupted rows and prunes the throttle while running.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let housekeeping = tokio::spawn(housekeeping(state.clone()));
+    let result = axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: draining open requests");
+    })
+    .await;
+    housekeeping.abort();
+    result
+}
+
+/// Rows left `pending` longer than this were interrupted (the executor died mid-action).
+fn interrupted_after(config: &Config) -> Duration {
+    config.kube_timeout * 3 + Duration::from_secs(60)
+}
+
+async fn housekeeping(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        state.0.throttle.retain_recent();
+        match state
+            .store()
+            .reconcile_pending(interrupted_after(state.config()))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(rows = n, "marked interrupted pending audit rows as unknown"),
+            Err(err) => tracing::warn!(error = %err, "could not reconcile pending audit rows"),
+        }
+    }
+}
+
+/// Runs the service as configured until SIGTERM or Ctrl-C.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let registry = Registry::with_builtins();
+    for weak in config.secrets.weak() {
+        tracing::warn!(secret = %weak, "HMAC secret is shorter than 32 bytes; use a longer random secret");
+    }
+    let store =
+        store::postgres::PgStore::connect(&config.database_url, config.database_max_connections)
+            .await
+            .map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| anyhow::anyhow!("DATABASE_URL: migrations failed: {e}"))?;
+    let client = kube_client::client_from_env(config.kube_timeout)
+        .await
+        .map_err(|e| anyhow::anyhow!("KUBECONFIG: no usable Kubernetes configuration: {e:#}"))?;
+    let verifier = DecisionVerifier::from_policy_url(&config.policy_url, config.token_leeway).await;
+    let bind = config.bind;
+    if config.dry_run {
+        tracing::warn!(
+            "EXECUTOR_DRY_RUN=true: every action is a server-side dry run; nothing changes"
+        );
+    }
+    let state = AppState::new(config, Arc::new(store), verifier, registry, client);
+    match state
+        .store()
+        .reconcile_pending(interrupted_after(state.config()))
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(rows = n, "marked interrupted pending audit rows as unknown"),
+        Err(err) => tracing::warn!(error = %err, "could not reconcile pending audit rows"),
+    }
+    let listener = TcpListener::bind(bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("EXECUTOR_BIND: cannot listen on {bind}: {e}"))?;
+    tracing::info!(address = %listener.local_addr()?, "executor listening");
+    serve(listener, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// Installs the log subscriber: text by default, JSON lines with `LOG_FORMAT=json`.
+pub fn init_tracing() -> Result<(), config::ConfigError> {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match std::env::var("LOG_FORMAT").unwrap_or_default().trim() {
+        "" | "text" => builder.try_init(),
+        "json" => builder.json().flatten_event(true).try_init(),
+        _ => {
+            return Err(config::ConfigError {
+                var: "LOG_FORMAT".into(),
+                message: "expected `text` or `json`".into(),
+            });
+        }
+    };
+    Ok(())
+}

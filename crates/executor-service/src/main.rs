@@ -1,0 +1,39 @@
+//! `executor-service`: configured by environment variables (see `.env.example`).
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    if let Err(err) = executor_service::init_tracing() {
+        eprintln!("configuration error: {err}");
+        return ExitCode::from(2);
+    }
+    let keys: Vec<&str> = executor_service::actions::Registry::with_builtins()
+        .names()
+        .into_iter()
+        .map(|(_, key)| key)
+        .collect();
+    let config = match executor_service::config::Config::from_env(&keys) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(executor_service::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,530 @@
+//! [`AuditStore`] on Postgres: the table `action_audit_logs`, the single-use index on
+//! `"decisionId"` and the `budget_slots` table (schema and reasoning in `migrations/`).
+//!
+//! # Why `begin` is one statement
+//!
+//! [`AuditStore::begin`] runs ONE SQL statement in autocommit mode, so it is one transaction
+//! and one round trip (plus the commit's WAL flush, which stays synchronous: the pending
+//! row must survive a crash before the cluster is touched). Its CTEs, in order:
+//!
+//! 1. `consumer`: the non-rejected, non-dry-run row that already holds the decision id;
+//! 2. `free_slot` / `taken`: unless that exists or this is a dry run, lock the least
+//!    recently used free slot (`FOR UPDATE SKIP LOCKED`, so concurrent takers spread over
+//!    slots instead of queueing) and stamp it;
+//! 3. `verdict`: `replay`, `started` or `budget_exhausted` (a dry run is `started` if a
+//!    free slot exists, and takes nothing);
+//! 4. `inserted`: the row itself, `pending` if started, else `rejected` with the verdict as
+//!    reason code. A row that took a slot gets the slot's time as `"createdAt"`, so the
+//!    audit table itself shows that no `ttl` window holds more than `max` of a budget's
+//!    uses.
+//!
+//! Two attempts racing with one decision may both find no `consumer` (neither has
+//! committed yet); the second insert then waits on the first in the unique index
+//! `action_audit_logs_decision_once` and fails once the first commits. The whole statement
+//! is rolled back (its budget slot too), and [`PgStore::begin`] runs it again: with a
+//! fresh snapshot `consumer` now finds the winner, and the retry records the `replay`.
+//!
+//! A slot locked by a concurrent attempt that then rolls back (such a losing replay) is
+//! skipped, so under such a race an attempt may see `budget_exhausted` although a slot
+//! frees a moment later: the error is always on the side of fewer actions, never more.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Executor as _, PgPool, Row as _};
+use uuid::Uuid;
+
+use super::{Attempt, AuditStatus, AuditStore, Begin, Budget, Completion, StoreError};
+
+/// The embedded migrations (`migrations/` at the repository root). Running them takes a
+/// Postgres advisory lock, so several executors may start at once.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// How long a request waits for a pooled connection: a dead database must turn into a
+/// quick 503, not a hung request.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Server-side limit on any statement of the store (a lock wait included), so a stuck
+/// database cannot hold an executor connection forever. Set with `SET` once per connection
+/// rather than as a startup option, which poolers such as PgBouncer refuse.
+const SET_STATEMENT_TIMEOUT: &str = "SET statement_timeout = '10s'";
+
+/// Client-side bound on one store operation. It covers what the two limits above cannot:
+/// a connection whose peer vanished without closing it (no answer until TCP gives up,
+/// minutes later).
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How many times `begin` runs its statement: a lost race on the decision id costs one more
+/// run (which then sees the winner); needing more means something is wrong.
+const BEGIN_RUNS: usize = 3;
+
+/// The unique index that makes a decision single use (see the first migration).
+const DECISION_INDEX: &str = "action_audit_logs_decision_once";
+
+/// The Postgres audit store. Cheap to clone (the pool and the slot cache are shared).
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+    /// Budget keys whose slot rows this process has created, with the `max` they were
+    /// created for: creating them is an INSERT of `max` rows, not something to repeat on
+    /// every `begin`.
+    ensured: Arc<Mutex<HashMap<String, u32>>>,
+}
+
+impl PgStore {
+    /// A store on `url` with at most `max_connections` connections. Nothing is opened yet:
+    /// the executor starts (and reports not ready) while the database is down, each call
+    /// fails within 3 s while it stays down, and the pool reconnects by itself when it
+    /// comes back (each connection that went stale fails one call first). Statements are
+    /// limited to 10 s on the server.
+    ///
+    /// Errors only if `url` is not a Postgres URL. Error messages never contain the URL (it
+    /// may hold a password).
+    pub async fn connect(url: &str, max_connections: u32) -> Result<PgStore, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .context("DATABASE_URL is not a valid Postgres URL")
+            .map_err(StoreError::Unavailable)?;
+        Ok(PgStore::connect_with(options, max_connections))
+    }
+
+    /// Like [`connect`](Self::connect), from parsed options.
+    pub fn connect_with(options: PgConnectOptions, max_connections: u32) -> PgStore {
+        // Shows up in pg_stat_activity, unless the operator named the connection already.
+        let options = if options.get_application_name().is_none() {
+            options.application_name("warden-executor")
+        } else {
+            options
+        };
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .min_connections(0)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            // No ping before each use: it is a third round trip on a one-statement call
+            // (about 30% of refusal throughput, measured). The price: after a database
+            // restart each stale pooled connection fails one call (a 503, nothing run)
+            // and is then discarded, since sqlx pings every connection on release.
+            .test_before_acquire(false)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(SET_STATEMENT_TIMEOUT).await?;
+                    Ok(())
+                })
+            })
+            .connect_lazy_with(options);
+        PgStore::from_pool(pool)
+    }
+
+    /// A store on an existing pool (tests, or an application sharing its pool).
+    pub fn from_pool(pool: PgPool) -> PgStore {
+        PgStore {
+            pool,
+            ensured: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Applies the embedded migrations. Safe when several executors start at once: sqlx
+    /// serialises them with an advisory lock, and the later ones find nothing to do.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .context("migrations: no connection")
+            .map_err(StoreError::Unavailable)?;
+        // A migration (an index on a big table) and the wait for another executor's
+        // migration may both outlast the statement timeout of ordinary calls.
+        let timeout: String = sqlx::query_scalar("SELECT current_setting('statement_timeout')")
+            .fetch_one(&mut *conn)
+            .await
+            .context("migrations: reading the statement timeout")
+            .map_err(StoreError::Unavailable)?;
+        sqlx::query("SET statement_timeout = 0")
+            .execute(&mut *conn)
+            .await
+            .context("migrations: lifting the statement timeout")
+            .map_err(StoreError::Unavailable)?;
+        let migrated = MIGRATOR
+            .run(&mut *conn)
+            .await
+            .context("migrations failed")
+            .map_err(StoreError::Unavailable);
+        // The connection goes back to the pool: with its timeout, or not at all.
+        let restored = sqlx::query("SELECT set_config('statement_timeout', $1, false)")
+            .bind(&timeout)
+            .execute(&mut *conn)
+            .await;
+        if restored.is_err() {
+            drop(conn.detach());
+        }
+        migrated
+    }
+
+    /// The underlying pool (for the audit API's queries and for tests).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Creates the slot rows of `budget` unless this process already did.
+    async fn ensure_slots(&self, budget: &Budget, max: i32) -> Result<(), StoreError> {
+        if self.ensured_max(&budget.key) >= Some(budget.max) {
+            return Ok(());
+        }
+        sqlx::query(
+            r#"INSERT INTO budget_slots ("budgetKey", "slot")
+               SELECT $1, s FROM generate_series(0, $2::int - 1) AS s
+               ON CONFLICT DO NOTHING"#,
+        )
+        .bind(&budget.key)
+        .bind(max)
+        .execute(&self.pool)
+        .await
+        .context("begin: creating budget slots")
+        .map_err(StoreError::Unavailable)?;
+        let mut ensured = self.ensured.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = ensured.entry(budget.key.clone()).or_insert(0);
+        *entry = (*entry).max(budget.max);
+        Ok(())
+    }
+
+    fn ensured_max(&self, key: &str) -> Option<u32> {
+        let ensured = self.ensured.lock().unwrap_or_else(PoisonError::into_inner);
+        ensured.get(key).copied()
+    }
+
+    /// Forgets that `key`'s slots exist (someone deleted rows), so they are created again.
+    fn forget_slots(&self, key: &str) {
+        let mut ensured = self.ensured.lock().unwrap_or_else(PoisonError::into_inner);
+        ensured.remove(key);
+    }
+
+    /// The statement of `begin` (see the module documentation).
+    async fn begin_once(
+        &self,
+        attempt: &Attempt,
+        budget: &Budget,
+        max: i32,
+    ) -> Result<Run, sqlx::Error> {
+        let row = sqlx::query(BEGIN_SQL)
+            .bind(attempt.id)
+            .bind(attempt.action_type.as_deref())
+            .bind(attempt.action_params.as_ref())
+            .bind(attempt.requested_by.as_deref())
+            .bind(attempt.decision_id.as_deref())
+            .bind(attempt.policy_version.as_deref())
+            .bind(attempt.policy_decision.as_ref())
+            .bind(attempt.namespace.as_deref())
+            .bind(attempt.target_kind.as_deref())
+            .bind(attempt.target_name.as_deref())
+            .bind(attempt.signature_form.as_deref())
+            .bind(attempt.dry_run)
+            .bind(attempt.client_ip.as_deref())
+            .bind(attempt.request_id.as_deref())
+            .bind(&budget.key)
+            .bind(max)
+            .bind(budget.ttl)
+            .bind(budget_message(budget))
+            .fetch_one(&self.pool)
+            .await;
+        let row = match row {
+            Ok(row) => row,
+            Err(sqlx::Error::Database(db))
+                if db.is_unique_violation() && db.constraint() == Some(DECISION_INDEX) =>
+            {
+                return Ok(Run::LostRace);
+            }
+            Err(e) => return Err(e),
+        };
+        let outcome: String = row.try_get("outcome")?;
+        match outcome.as_str() {
+            "started" => Ok(Run::Done(Begin::Started)),
+            "replay" => {
+                let consumed_by: Option<Uuid> = row.try_get("consumed_by")?;
+                let consumed_by = consumed_by.ok_or_else(|| {
+                    sqlx::Error::Protocol("begin: replay verdict without the consuming row".into())
+                })?;
+                Ok(Run::Done(Begin::Replay { consumed_by }))
+            }
+            _ => {
+                let slots: Option<i64> = row.try_get("slots")?;
+                if slots.unwrap_or(0) < i64::from(max) {
+                    // Slot rows were deleted behind this process's back: this attempt is
+                    // refused (on the safe side), the next one recreates them.
+                    tracing::warn!(budget = %budget.key, "budget slot rows missing; recreating them");
+                    self.forget_slots(&budget.key);
+                }
+                let retry_ms: Option<i64> = row.try_get("retry_after_ms")?;
+                Ok(Run::Done(Begin::OverBudget {
+                    retry_after: retry_after(retry_ms, budget.ttl),
+                }))
+            }
+        }
+    }
+}
+
+/// What one run of the begin statement found.
+enum Run {
+    /// A final answer (the row is committed).
+    Done(Begin),
+    /// Another attempt committed the same decision first; nothing was written.
+    LostRace,
+}
+
+/// Parameters: $1 id, $2 actionType, $3 actionParams, $4 requestedBy, $5 decisionId,
+/// $6 policyVersion, $7 policyDecision, $8 namespace, $9 targetKind, $10 targetName,
+/// $11 signatureForm, $12 dryRun, $13 clientIp, $14 requestId, $15 budget key, $16 budget
+/// max, $17 budget ttl, $18 the error text of a budget refusal.
+const BEGIN_SQL: &str = r#"
+WITH
+consumer AS (
+    SELECT "id" FROM action_audit_logs
+    WHERE "decisionId" = $5 AND "status" <> 'rejected' AND NOT "dryRun"
+    LIMIT 1
+),
+free_slot AS (
+    SELECT "budgetKey", "slot" FROM budget_slots
+    WHERE "budgetKey" = $15 AND "slot" < $16
+      AND "usedAt" <= clock_timestamp() - $17::interval
+      AND NOT $12::boolean
+      AND NOT EXISTS (SELECT FROM consumer)
+    ORDER BY "usedAt"
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+),
+taken AS (
+    UPDATE budget_slots AS s SET "usedAt" = clock_timestamp(), "auditId" = $1
+    FROM free_slot AS f
+    WHERE s."budgetKey" = f."budgetKey" AND s."slot" = f."slot"
+    RETURNING s."usedAt"
+),
+verdict AS (
+    SELECT
+        CASE
+            WHEN EXISTS (SELECT FROM consumer) THEN 'replay'
+            WHEN EXISTS (SELECT FROM taken) THEN 'started'
+            WHEN $12 AND EXISTS (
+                SELECT FROM budget_slots
+                WHERE "budgetKey" = $15 AND "slot" < $16
+                  AND "usedAt" <= clock_timestamp() - $17::interval
+            ) THEN 'started'
+            ELSE 'budget_exhausted'
+        END AS outcome,
+        (SELECT "id" FROM consumer) AS consumed_by,
+        COALESCE((SELECT "usedAt" FROM taken), clock_timestamp()) AS at
+),
+inserted AS (
+    INSERT INTO action_audit_logs (
+        "id", "actionType", "actionParams", "requestedBy", "decisionId", "policyVersion",
+        "policyDecision", "namespace", "targetKind", "targetName", "signatureForm",
+        "dryRun", "clientIp", "requestId", "budgetKey",
+        "status", "reasonCode", "error", "createdAt", "updatedAt"
+    )
+    SELECT
+        $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+        CASE v.outcome WHEN 'started' THEN 'pending' ELSE 'rejected' END,
+        NULLIF(v.outcome, 'started'),
+        CASE v.outcome
+            WHEN 'replay' THEN 'the policy decision was already used by attempt ' || v.consumed_by
+            WHEN 'budget_exhausted' THEN $18
+        END,
+        v.at, v.at
+    FROM verdict AS v
+)
+SELECT
+    v.outcome,
+    v.consumed_by,
+    -- Only for a refusal: when the oldest busy slot of the window frees up.
+    CASE WHEN v.outcome = 'budget_exhausted' THEN (
+        SELECT ceil(extract(epoch FROM min("usedAt") + $17::interval - clock_timestamp()) * 1000)::bigint
+        FROM budget_slots
+        WHERE "budgetKey" = $15 AND "slot" < $16
+          AND "usedAt" > clock_timestamp() - $17::interval
+    ) END AS retry_after_ms,
+    CASE WHEN v.outcome = 'budget_exhausted' THEN (
+        SELECT count(*) FROM budget_slots WHERE "budgetKey" = $15 AND "slot" < $16
+    ) END AS slots
+FROM verdict AS v
+"#;
+
+#[async_trait::async_trait]
+impl AuditStore for PgStore {
+    async fn reject(
+        &self,
+        attempt: &Attempt,
+        reason: &str,
+        error: &str,
+        duration: Duration,
+    ) -> Result<(), StoreError> {
+        let insert = sqlx::query(
+            r#"INSERT INTO action_audit_logs (
+                   "id", "actionType", "actionParams", "requestedBy", "decisionId",
+                   "policyVersion", "policyDecision", "namespace", "targetKind", "targetName",
+                   "signatureForm", "dryRun", "clientIp", "requestId",
+                   "status", "reasonCode", "error", "durationMs"
+               )
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                       'rejected', $15, $16, $17)"#,
+        )
+        .bind(attempt.id)
+        .bind(attempt.action_type.as_deref())
+        .bind(attempt.action_params.as_ref())
+        .bind(attempt.requested_by.as_deref())
+        .bind(attempt.decision_id.as_deref())
+        .bind(attempt.policy_version.as_deref())
+        .bind(attempt.policy_decision.as_ref())
+        .bind(attempt.namespace.as_deref())
+        .bind(attempt.target_kind.as_deref())
+        .bind(attempt.target_name.as_deref())
+        .bind(attempt.signature_form.as_deref())
+        .bind(attempt.dry_run)
+        .bind(attempt.client_ip.as_deref())
+        .bind(attempt.request_id.as_deref())
+        .bind(reason)
+        .bind(error)
+        .bind(millis(duration))
+        .execute(&self.pool);
+        bounded("reject: writing the rejected row", insert).await?;
+        Ok(())
+    }
+
+    async fn begin(&self, attempt: &Attempt, budget: &Budget) -> Result<Begin, StoreError> {
+        let max = slot_count(budget.max)?;
+        bounded_store(async {
+            for _ in 0..BEGIN_RUNS {
+                self.ensure_slots(budget, max).await?;
+                match self.begin_once(attempt, budget, max).await {
+                    Ok(Run::Done(begin)) => return Ok(begin),
+                    // The winner is committed: the next run sees it and records the replay.
+                    Ok(Run::LostRace) => {}
+                    Err(e) => {
+                        return Err(StoreError::Unavailable(
+                            anyhow::Error::new(e).context("begin: writing the pending row"),
+                        ));
+                    }
+                }
+            }
+            Err(StoreError::Unavailable(anyhow!(
+                "begin: decision id still conflicting after {BEGIN_RUNS} runs"
+            )))
+        })
+        .await
+    }
+
+    async fn finish(&self, id: Uuid, completion: &Completion) -> Result<(), StoreError> {
+        // A final `rejected` would take the row out of the single-use index and free the
+        // decision for another run; `pending` would undo nothing useful. Only the three
+        // outcomes of a cluster call are accepted.
+        if !matches!(
+            completion.status,
+            AuditStatus::Succeeded | AuditStatus::Failed | AuditStatus::Unknown
+        ) {
+            return Err(StoreError::Unavailable(anyhow!(
+                "finish: {} is not an outcome of a cluster call (bug in the caller)",
+                completion.status.as_str()
+            )));
+        }
+        let update = sqlx::query(
+            r#"UPDATE action_audit_logs
+               SET "status" = $2, "reasonCode" = $3, "error" = $4, "result" = $5,
+                   "durationMs" = $6, "updatedAt" = clock_timestamp()
+               WHERE "id" = $1 AND "status" = 'pending'"#,
+        )
+        .bind(id)
+        .bind(completion.status.as_str())
+        .bind(completion.reason.as_deref())
+        .bind(completion.error.as_deref())
+        .bind(completion.result.as_ref())
+        .bind(millis(completion.duration))
+        .execute(&self.pool);
+        let done = bounded("finish: writing the outcome", update).await?;
+        if done.rows_affected() == 0 {
+            // Expected when a retried finish already landed; worth a trace when the row
+            // was reconciled to `unknown` first, since this outcome is then only here.
+            tracing::info!(
+                audit_id = %id,
+                status = completion.status.as_str(),
+                reason = completion.reason.as_deref(),
+                "audit row is not pending (already final); outcome not written"
+            );
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        bounded("ping", sqlx::query("SELECT 1").execute(&self.pool)).await?;
+        Ok(())
+    }
+
+    async fn reconcile_pending(&self, older_than: Duration) -> Result<u64, StoreError> {
+        let update = sqlx::query(
+            r#"UPDATE action_audit_logs
+               SET "status" = 'unknown', "reasonCode" = 'interrupted',
+                   "error" = 'the executor stopped before recording the outcome; check the cluster',
+                   "updatedAt" = clock_timestamp()
+               WHERE "status" = 'pending' AND "createdAt" < clock_timestamp() - $1::interval"#,
+        )
+        .bind(older_than)
+        .execute(&self.pool);
+        let done = bounded("reconcile: marking interrupted rows", update).await?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// Runs one sqlx call within [`OPERATION_TIMEOUT`], mapping every failure to
+/// [`StoreError::Unavailable`] with `what` as context.
+async fn bounded<T>(
+    what: &'static str,
+    call: impl Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, StoreError> {
+    bounded_store(async { call.await.context(what).map_err(StoreError::Unavailable) }).await
+}
+
+/// [`OPERATION_TIMEOUT`] around a whole store operation.
+async fn bounded_store<T>(
+    operation: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(OPERATION_TIMEOUT, operation).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::Unavailable(anyhow!(
+            "no answer from the database within {}s",
+            OPERATION_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+/// `max` as the int of the `slot` column. A budget of billions of slots is a
+/// misconfiguration, refused rather than created.
+fn slot_count(max: u32) -> Result<i32, StoreError> {
+    i32::try_from(max)
+        .map_err(|_| StoreError::Unavailable(anyhow!("budget max {max} is too large")))
+}
+
+/// The error text of a budget refusal.
+fn budget_message(budget: &Budget) -> String {
+    format!(
+        "rate budget '{}' exhausted: at most {} per {}s",
+        budget.key,
+        budget.max,
+        budget.ttl.as_secs()
+    )
+}
+
+/// When to retry: the first busy slot's release, at least a second (a client hammering
+/// in a loop gains nothing), and a whole window if the database could not tell (all free
+/// slots were being taken by concurrent attempts).
+fn retry_after(retry_ms: Option<i64>, ttl: Duration) -> Duration {
+    let wait = match retry_ms {
+        Some(ms) => Duration::from_millis(u64::try_from(ms).unwrap_or(0)),
+        None => ttl,
+    };
+    wait.max(Duration::from_secs(1))
+}
+
+/// A duration in whole milliseconds for a bigint column.
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}

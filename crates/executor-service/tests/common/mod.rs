@@ -1,0 +1,308 @@
+//! The executor's integration-test harness: a real Postgres (one fresh database per test
+//! from `#[sqlx::test]`), the fake Kubernetes API server over HTTP, and decision tokens
+//! signed by the policy service's own signer.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod proxy;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use executor_service::actions::Registry;
+use executor_service::config::Config;
+use executor_service::signature::{SignatureForm, SignedPayload, sign};
+use executor_service::store::postgres::PgStore;
+use executor_service::token::DecisionVerifier;
+use executor_service::{AppState, app};
+use http_body_util::BodyExt;
+use policy_service::keys::DecisionSigner;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tower::ServiceExt;
+use warden_protocol::{DecisionClaims, TOKEN_AUDIENCE, TOKEN_ISSUER};
+use warden_test_support::FakeKube;
+
+/// The HMAC secret of every client in these tests.
+pub const SECRET: &str = "test-secret-0123456789abcdef-0123456789";
+
+/// A running executor (in-process router), its fake cluster and its database.
+pub struct Harness {
+    pub state: AppState,
+    pub kube: FakeKube,
+    pub signer: Arc<DecisionSigner>,
+    pub pool: PgPool,
+}
+
+/// Environment for [`Config::from_lookup`], with `overrides` applied.
+pub fn config(overrides: &[(&str, &str)]) -> Config {
+    let mut vars: std::collections::HashMap<String, String> = [
+        ("DATABASE_URL", "postgres://unused-in-tests"),
+        ("JWT_SECRET", SECRET),
+        ("EXECUTOR_KUBE_TIMEOUT_SECONDS", "2"),
+        ("EXECUTOR_REQUESTS_PER_SECOND", "100000"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in overrides {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    let keys: Vec<&str> = Registry::with_builtins()
+        .names()
+        .into_iter()
+        .map(|(_, k)| k)
+        .collect();
+    Config::from_lookup(|name| vars.get(name).cloned(), &keys).unwrap()
+}
+
+impl Harness {
+    /// A harness on `pool` (migrated by `#[sqlx::test]`) with a seeded fake cluster.
+    pub async fn new(pool: PgPool, overrides: &[(&str, &str)]) -> Harness {
+        let kube = FakeKube::start().await;
+        kube.add_pod("default", "api-pod-12345");
+        kube.add_pod("production", "web-1");
+        kube.add_pod("kube-system", "coredns-1");
+        kube.add_deployment("production", "api-deployment", 3);
+        kube.add_statefulset("production", "db", 2);
+        let signer = Arc::new(DecisionSigner::ephemeral());
+        let state = Harness::state_for(&pool, &kube, &signer, overrides);
+        Harness {
+            state,
+            kube,
+            signer,
+            pool,
+        }
+    }
+
+    /// Another executor instance on the same database and cluster (as a second replica).
+    pub fn replica(&self, overrides: &[(&str, &str)]) -> AppState {
+        Harness::state_for(&self.pool, &self.kube, &self.signer, overrides)
+    }
+
+    fn state_for(
+        pool: &PgPool,
+        kube: &FakeKube,
+        signer: &DecisionSigner,
+        overrides: &[(&str, &str)],
+    ) -> AppState {
+        let jwks = serde_json::from_value(serde_json::to_value(signer.jwks()).unwrap()).unwrap();
+        let verifier = DecisionVerifier::from_jwks(&jwks, Duration::from_secs(5));
+        let store = PgStore::from_pool(pool.clone());
+        let client =
+            executor_service::kube_client::client_for_url(&kube.url(), Duration::from_secs(2))
+                .unwrap();
+        AppState::new(
+            config(overrides),
+            Arc::new(store),
+            verifier,
+            Registry::with_builtins(),
+            client,
+        )
+    }
+
+    /// This harness's executor with another audit store (same cluster, keys and config).
+    pub fn state_with_store(
+        &self,
+        store: Arc<dyn executor_service::store::AuditStore>,
+    ) -> AppState {
+        let jwks =
+            serde_json::from_value(serde_json::to_value(self.signer.jwks()).unwrap()).unwrap();
+        let verifier = DecisionVerifier::from_jwks(&jwks, Duration::from_secs(5));
+        let client =
+            executor_service::kube_client::client_for_url(&self.kube.url(), Duration::from_secs(2))
+                .unwrap();
+        AppState::new(
+            config(&[]),
+            store,
+            verifier,
+            Registry::with_builtins(),
+            client,
+        )
+    }
+
+    /// Claims for an allowed decision.
+    pub fn claims(&self, action: &str, resource: &str, subject: &str) -> DecisionClaims {
+        let now = chrono::Utc::now().timestamp();
+        DecisionClaims {
+            iss: TOKEN_ISSUER.into(),
+            aud: TOKEN_AUDIENCE.into(),
+            sub: subject.into(),
+            jti: uuid::Uuid::now_v7().to_string(),
+            iat: now,
+            nbf: now,
+            exp: now + 60,
+            act: action.into(),
+            res: resource.into(),
+            pv: "sha256:test".into(),
+            rule: "test-rule".into(),
+        }
+    }
+
+    /// The `policyDecision` object the policy service would return for `claims`.
+    pub fn decision(&self, claims: &DecisionClaims) -> Value {
+        json!({
+            "allowed": true,
+            "decision": "allow",
+            "reason": "test",
+            "matchedRule": claims.rule,
+            "decisionId": claims.jti,
+            "policyVersion": claims.pv,
+            "expiresAt": "2099-01-01T00:00:00Z",
+            "action": claims.act,
+            "resource": claims.res,
+            "subject": claims.sub,
+            "token": self.signer.sign(claims).unwrap(),
+        })
+    }
+
+    /// A signed execute body for an allowed decision bound to exactly this request.
+    pub fn request(&self, action: &str, params: Value, resource: &str) -> String {
+        let claims = self.claims(action, resource, "ai-engine");
+        signed_body(
+            action,
+            params,
+            "ai-engine",
+            self.decision(&claims),
+            SignatureForm::JsInsertion,
+            SECRET,
+        )
+    }
+
+    /// `POST /executor/execute` with `body` on this harness's executor.
+    pub async fn execute(&self, body: &str) -> Answer {
+        execute_on(&self.state, body).await
+    }
+
+    /// Audit rows, oldest first.
+    pub async fn rows(&self) -> Vec<AuditRow> {
+        sqlx::query_as::<_, AuditRow>(
+            r#"SELECT "id", "actionType", "requestedBy", "decisionId", "status", "reasonCode", "error", "result", "dryRun", "namespace", "targetName", "signatureForm", "policyDecision", "requestId"
+               FROM action_audit_logs ORDER BY "createdAt", "id""#,
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    /// The invariant every test ends with: each mutation the cluster saw has a
+    /// `succeeded` non-dry-run audit row and vice versa, and no row is left `pending`.
+    pub async fn assert_invariant(&self) {
+        // Let background final updates land.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let rows = self.rows().await;
+        let succeeded = rows
+            .iter()
+            .filter(|r| r.status == "succeeded" && !r.dry_run)
+            .count();
+        let mutations = self.kube.mutations().len();
+        assert_eq!(
+            mutations, succeeded,
+            "mutations at the fake vs succeeded rows: {rows:#?}"
+        );
+        assert!(
+            rows.iter().all(|r| r.status != "pending"),
+            "a row is still pending: {rows:#?}"
+        );
+    }
+}
+
+/// Builds an execute body whose `signature` is `form`'s HMAC with `secret`.
+pub fn signed_body(
+    action: &str,
+    params: Value,
+    requested_by: &str,
+    decision: Value,
+    form: SignatureForm,
+    secret: &str,
+) -> String {
+    let unsigned = json!({
+        "actionType": action,
+        "actionParams": params,
+        "requestedBy": requested_by,
+        "policyDecision": decision,
+    });
+    let text = unsigned.to_string();
+    let payload = SignedPayload::from_body(text.as_bytes()).unwrap();
+    let signature = sign(&payload, form, secret.as_bytes());
+    let mut body = unsigned;
+    body["signature"] = json!(signature);
+    body.to_string()
+}
+
+/// Replaces the signature of `body` with a fresh one (after a test edited it).
+pub fn resign(body: &str, secret: &str) -> String {
+    let mut value: Value = serde_json::from_str(body).unwrap();
+    let payload = SignedPayload::from_body(body.as_bytes()).unwrap();
+    value["signature"] = json!(sign(
+        &payload,
+        SignatureForm::JsInsertion,
+        secret.as_bytes()
+    ));
+    value.to_string()
+}
+
+/// An answer: status, headers and JSON body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+}
+
+/// Sends an execute request through `state`'s router.
+pub async fn execute_on(state: &AppState, body: &str) -> Answer {
+    let request = Request::post("/executor/execute")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_owned()))
+        .unwrap();
+    send(state, request).await
+}
+
+/// Sends any request through `state`'s router.
+pub async fn send(state: &AppState, request: Request<Body>) -> Answer {
+    let response = app(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+    };
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// One audit row, the columns tests look at.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: uuid::Uuid,
+    #[sqlx(rename = "actionType")]
+    pub action_type: Option<String>,
+    #[sqlx(rename = "requestedBy")]
+    pub requested_by: Option<String>,
+    #[sqlx(rename = "decisionId")]
+    pub decision_id: Option<String>,
+    pub status: String,
+    #[sqlx(rename = "reasonCode")]
+    pub reason_code: Option<String>,
+    pub error: Option<String>,
+    pub result: Option<Value>,
+    #[sqlx(rename = "dryRun")]
+    pub dry_run: bool,
+    pub namespace: Option<String>,
+    #[sqlx(rename = "targetName")]
+    pub target_name: Option<String>,
+    #[sqlx(rename = "signatureForm")]
+    pub signature_form: Option<String>,
+    #[sqlx(rename = "policyDecision")]
+    pub policy_decision: Option<Value>,
+    #[sqlx(rename = "requestId")]
+    pub request_id: Option<String>,
+}
