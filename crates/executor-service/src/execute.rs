@@ -223,7 +223,11 @@ async fn check_and_run(
     }
 
     // 5. Guardrails.
-    if state.config().protected_namespaces.contains(&target.namespace) {
+    if state
+        .config()
+        .protected_namespaces
+        .contains(&target.namespace)
+    {
         return Err(ExecError::ProtectedNamespace(target.namespace));
     }
 

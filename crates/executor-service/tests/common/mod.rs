@@ -189,9 +189,14 @@ impl Harness {
     /// The invariant every test ends with: each mutation the cluster saw has a
     /// `succeeded` non-dry-run audit row and vice versa, and no row is left `pending`.
     pub async fn assert_invariant(&self) {
-        // Let background final updates land.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let rows = self.rows().await;
+        // The final update runs in a task that outlives the response, so wait (bounded)
+        // for pending rows to settle before comparing.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut rows = self.rows().await;
+        while rows.iter().any(|r| r.status == "pending") && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            rows = self.rows().await;
+        }
         let succeeded = rows
             .iter()
             .filter(|r| r.status == "succeeded" && !r.dry_run)
