@@ -222,30 +222,20 @@ pub fn signed_body(
     form: SignatureForm,
     secret: &str,
 ) -> String {
-    let unsigned = json!({
-        "actionType": action,
-        "actionParams": params,
-        "requestedBy": requested_by,
-        "policyDecision": decision,
-    });
-    let text = unsigned.to_string();
-    let payload = SignedPayload::from_body(text.as_bytes()).unwrap();
+    // Written by hand in a client's insertion order (not serde_json's, which sorts keys
+    // unless a feature elsewhere in the build turns on preserve_order), so the insertion
+    // and sorted forms of the body really differ.
+    let fields = format!(
+        r#""actionType":{},"actionParams":{},"requestedBy":{},"policyDecision":{}"#,
+        json!(action),
+        params,
+        json!(requested_by),
+        decision
+    );
+    let unsigned = format!("{{{fields}}}");
+    let payload = SignedPayload::from_body(unsigned.as_bytes()).unwrap();
     let signature = sign(&payload, form, secret.as_bytes());
-    let mut body = unsigned;
-    body["signature"] = json!(signature);
-    body.to_string()
-}
-
-/// Replaces the signature of `body` with a fresh one (after a test edited it).
-pub fn resign(body: &str, secret: &str) -> String {
-    let mut value: Value = serde_json::from_str(body).unwrap();
-    let payload = SignedPayload::from_body(body.as_bytes()).unwrap();
-    value["signature"] = json!(sign(
-        &payload,
-        SignatureForm::JsInsertion,
-        secret.as_bytes()
-    ));
-    value.to_string()
+    format!(r#"{{{fields},"signature":{}}}"#, json!(signature))
 }
 
 /// An answer: status, headers and JSON body.
