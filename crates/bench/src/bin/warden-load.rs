@@ -1,0 +1,288 @@
+//! `warden-load`: drives a running executor with valid, signed requests and fresh decision
+//! tokens, and reports audited actions per second and latency percentiles.
+//!
+//! ```text
+//! warden-load --url http://127.0.0.1:4000 --key decision-key.pem \
+//!     [--requests 20000] [--concurrency 32] [--warmup 500] \
+//!     [--namespace load] [--deployment api]
+//! ```
+//!
+//! The HMAC secret comes from `JWT_SECRET` (never from the command line, which other users
+//! of the machine can read). Every request is a `scale_deployment` of the same deployment
+//! with its own decision id, minted with the policy service's signing code and the key the
+//! policy service serves in its JWKS, so the executor verifies each one exactly as in
+//! production. Requests are built before the clock starts: the figures are the executor's,
+//! not the driver's. `bench/executor-load` starts everything this needs.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use executor_service::signature::{SignatureForm, SignedPayload, sign};
+use policy_service::keys::DecisionSigner;
+use serde_json::{Value, json};
+use warden_protocol::{DecisionClaims, TOKEN_AUDIENCE, TOKEN_ISSUER};
+
+const USAGE: &str = "usage: warden-load --url URL --key FILE [--requests N] [--concurrency N] \
+[--warmup N] [--namespace NS] [--deployment NAME]   (HMAC secret in JWT_SECRET)";
+
+/// Command-line options.
+struct Args {
+    url: String,
+    key: std::path::PathBuf,
+    requests: usize,
+    concurrency: usize,
+    warmup: usize,
+    namespace: String,
+    deployment: String,
+}
+
+impl Args {
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+        let mut url = None;
+        let mut key = None;
+        let mut parsed = Args {
+            url: String::new(),
+            key: Default::default(),
+            requests: 20_000,
+            concurrency: 32,
+            warmup: 500,
+            namespace: "load".into(),
+            deployment: "api".into(),
+        };
+        while let Some(flag) = args.next() {
+            let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+            let number = |text: String| {
+                text.parse::<usize>()
+                    .map_err(|e| format!("{text:?} is not a count: {e}"))
+            };
+            match flag.as_str() {
+                "--url" => url = Some(value()?),
+                "--key" => key = Some(value()?.into()),
+                "--requests" => parsed.requests = number(value()?)?,
+                "--concurrency" => parsed.concurrency = number(value()?)?.max(1),
+                "--warmup" => parsed.warmup = number(value()?)?,
+                "--namespace" => parsed.namespace = value()?,
+                "--deployment" => parsed.deployment = value()?,
+                other => return Err(format!("unknown argument {other:?}")),
+            }
+        }
+        parsed.url = url.ok_or("--url is required")?;
+        parsed.key = key.ok_or("--key is required")?;
+        Ok(parsed)
+    }
+}
+
+/// Builds `count` signed execute bodies, each with its own decision.
+fn build_bodies(
+    args: &Args,
+    signer: &DecisionSigner,
+    secret: &[u8],
+    count: usize,
+) -> Result<Vec<String>, String> {
+    let now = chrono::Utc::now().timestamp();
+    let resource = format!("{}/deployment/{}", args.namespace, args.deployment);
+    (0..count)
+        .map(|i| {
+            let claims = DecisionClaims {
+                iss: TOKEN_ISSUER.into(),
+                aud: TOKEN_AUDIENCE.into(),
+                sub: "ai-engine".into(),
+                jti: uuid::Uuid::now_v7().to_string(),
+                iat: now,
+                nbf: now,
+                // Long enough for the whole run; the executor checks expiry on each request.
+                exp: now + 600,
+                act: "scale_deployment".into(),
+                res: resource.clone(),
+                pv: "sha256:load".into(),
+                rule: "allow-ai-remediation".into(),
+            };
+            let token = signer.sign(&claims).map_err(|e| e.to_string())?;
+            let unsigned = json!({
+                "actionType": "scale_deployment",
+                "actionParams": {
+                    "namespace": args.namespace,
+                    "deploymentName": args.deployment,
+                    // Alternate so every action really changes the deployment.
+                    "replicas": 2 + (i % 2),
+                },
+                "requestedBy": "ai-engine",
+                "policyDecision": {
+                    "allowed": true,
+                    "decision": "allow",
+                    "reason": "load test",
+                    "matchedRule": claims.rule,
+                    "decisionId": claims.jti,
+                    "policyVersion": claims.pv,
+                    "token": token,
+                },
+            });
+            let text = unsigned.to_string();
+            let payload = SignedPayload::from_body(text.as_bytes()).map_err(|e| e.to_string())?;
+            let mut body: Value = unsigned;
+            body["signature"] = json!(sign(&payload, SignatureForm::JsInsertion, secret));
+            Ok(body.to_string())
+        })
+        .collect()
+}
+
+/// What one phase measured.
+struct Outcome {
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    /// Count per HTTP status (0: transport error).
+    statuses: std::collections::BTreeMap<u16, usize>,
+}
+
+/// Sends `bodies` over `concurrency` keep-alive connections as fast as they are answered.
+async fn run(
+    client: &reqwest::Client,
+    url: &str,
+    bodies: Vec<String>,
+    concurrency: usize,
+) -> Outcome {
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut workers = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        let (client, bodies, next, url) =
+            (client.clone(), bodies.clone(), next.clone(), url.to_owned());
+        workers.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                let sent = Instant::now();
+                let status = match client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                {
+                    Ok(response) => {
+                        let status = response.status().as_u16();
+                        // Read the body so the connection goes back to the pool.
+                        let _ = response.bytes().await;
+                        status
+                    }
+                    Err(_) => 0,
+                };
+                seen.push((sent.elapsed(), status));
+            }
+            seen
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut statuses = std::collections::BTreeMap::new();
+    for worker in workers {
+        for (latency, status) in worker.await.unwrap_or_default() {
+            latencies.push(latency);
+            *statuses.entry(status).or_insert(0) += 1;
+        }
+    }
+    let elapsed = start.elapsed();
+    latencies.sort_unstable();
+    Outcome {
+        elapsed,
+        latencies,
+        statuses,
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match Args::parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(err) => {
+            eprintln!("error: {err}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(secret) = std::env::var_os("JWT_SECRET").filter(|s| !s.is_empty()) else {
+        eprintln!("error: JWT_SECRET must hold the executor's HMAC secret\n{USAGE}");
+        return ExitCode::from(2);
+    };
+    let secret = secret.as_encoded_bytes().to_vec();
+    let signer = match DecisionSigner::from_files(&args.key, &[]) {
+        Ok(signer) => signer,
+        Err(err) => {
+            eprintln!("error: {}: {err}", args.key.display());
+            return ExitCode::from(2);
+        }
+    };
+    let url = format!("{}/executor/execute", args.url.trim_end_matches('/'));
+    let client = match reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .timeout(Duration::from_secs(30))
+        .build()
+    {
+        Ok(client) => client,
+        Err(err) => {
+            eprintln!("error: HTTP client: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let built = Instant::now();
+    let (warmup, measured) = match (
+        build_bodies(&args, &signer, &secret, args.warmup),
+        build_bodies(&args, &signer, &secret, args.requests),
+    ) {
+        (Ok(w), Ok(m)) => (w, m),
+        (Err(err), _) | (_, Err(err)) => {
+            eprintln!("error: building requests: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!(
+        "built {} requests in {:.1} s",
+        warmup.len() + measured.len(),
+        built.elapsed().as_secs_f64()
+    );
+
+    if !warmup.is_empty() {
+        let outcome = run(&client, &url, warmup, args.concurrency).await;
+        eprintln!("warm-up: {:?}", outcome.statuses);
+    }
+    let outcome = run(&client, &url, measured, args.concurrency).await;
+
+    let ok = outcome.statuses.get(&200).copied().unwrap_or(0);
+    let total = outcome.latencies.len();
+    let rate = ok as f64 / outcome.elapsed.as_secs_f64();
+    println!(
+        "requests:     {total} over {} connections",
+        args.concurrency
+    );
+    println!("statuses:     {:?}", outcome.statuses);
+    println!("elapsed:      {:.2} s", outcome.elapsed.as_secs_f64());
+    println!("actions/s:    {rate:.0} (succeeded actions only)");
+    println!(
+        "latency:      p50 {}  p90 {}  p99 {}  max {}",
+        ms(percentile(&outcome.latencies, 50.0)),
+        ms(percentile(&outcome.latencies, 90.0)),
+        ms(percentile(&outcome.latencies, 99.0)),
+        ms(percentile(&outcome.latencies, 100.0)),
+    );
+    if ok == total {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("error: {} of {total} requests did not succeed", total - ok);
+        ExitCode::FAILURE
+    }
+}
