@@ -156,13 +156,15 @@ async fn run(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(body) = bodies.get(i) else { break };
                 let sent = Instant::now();
-                let status = match client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(body.clone())
-                    .send()
-                    .await
-                {
+                let request = if body.is_empty() {
+                    client.get(&url)
+                } else {
+                    client
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                };
+                let status = match request.send().await {
                     Ok(response) => {
                         let status = response.status().as_u16();
                         // Read the body so the connection goes back to the pool.
@@ -199,6 +201,29 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     }
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Prints one phase's figures.
+fn report(name: &str, outcome: &Outcome, concurrency: usize) {
+    let ok = outcome.statuses.get(&200).copied().unwrap_or(0);
+    println!("{name}:");
+    println!(
+        "  requests:   {} over {concurrency} connections",
+        outcome.latencies.len()
+    );
+    println!("  statuses:   {:?}", outcome.statuses);
+    println!("  elapsed:    {:.2} s", outcome.elapsed.as_secs_f64());
+    println!(
+        "  per second: {:.0} (status 200 only)",
+        ok as f64 / outcome.elapsed.as_secs_f64()
+    );
+    println!(
+        "  latency:    p50 {}  p90 {}  p99 {}  max {}",
+        ms(percentile(&outcome.latencies, 50.0)),
+        ms(percentile(&outcome.latencies, 90.0)),
+        ms(percentile(&outcome.latencies, 99.0)),
+        ms(percentile(&outcome.latencies, 100.0)),
+    );
 }
 
 fn ms(d: Duration) -> String {
@@ -264,21 +289,19 @@ async fn main() -> ExitCode {
 
     let ok = outcome.statuses.get(&200).copied().unwrap_or(0);
     let total = outcome.latencies.len();
-    let rate = ok as f64 / outcome.elapsed.as_secs_f64();
-    println!(
-        "requests:     {total} over {} connections",
-        args.concurrency
-    );
-    println!("statuses:     {:?}", outcome.statuses);
-    println!("elapsed:      {:.2} s", outcome.elapsed.as_secs_f64());
-    println!("actions/s:    {rate:.0} (succeeded actions only)");
-    println!(
-        "latency:      p50 {}  p90 {}  p99 {}  max {}",
-        ms(percentile(&outcome.latencies, 50.0)),
-        ms(percentile(&outcome.latencies, 90.0)),
-        ms(percentile(&outcome.latencies, 99.0)),
-        ms(percentile(&outcome.latencies, 100.0)),
-    );
+    report("execute", &outcome, args.concurrency);
+
+    // Baseline in the same run: the executor's /healthz over the same connections, i.e.
+    // what HTTP alone costs on this machine with these processes running.
+    let healthz = format!("{}/healthz", args.url.trim_end_matches('/'));
+    let baseline = run(
+        &client,
+        &healthz,
+        vec![String::new(); args.requests],
+        args.concurrency,
+    )
+    .await;
+    report("baseline GET /healthz", &baseline, args.concurrency);
     if ok == total {
         ExitCode::SUCCESS
     } else {
