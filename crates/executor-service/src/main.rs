@@ -1,8 +1,38 @@
 //! `executor-service`: configured by environment variables (see `.env.example`).
+//!
+//! `executor-service permissions` prints, as JSON RBAC rules, the Kubernetes API
+//! permissions the registered actions use, which the deployment's Role must grant exactly.
 
 use std::process::ExitCode;
 
+const USAGE: &str = "usage: executor-service [permissions]";
+
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] => serve(),
+        ["permissions"] => {
+            let rules = executor_service::actions::Registry::with_builtins().policy_rules();
+            println!("{rules}");
+            ExitCode::SUCCESS
+        }
+        ["-h" | "--help"] => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn serve() -> ExitCode {
     if let Err(err) = executor_service::init_tracing() {
         eprintln!("configuration error: {err}");
         return ExitCode::from(2);

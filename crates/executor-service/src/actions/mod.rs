@@ -29,6 +29,19 @@ pub struct Target {
     pub name: String,
 }
 
+/// One Kubernetes API permission an action needs: an RBAC rule's apiGroup, resource (with
+/// subresource, as RBAC names it) and verb.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Permission {
+    /// API group, `""` for the core group.
+    pub api_group: &'static str,
+    /// Resource, e.g. `pods`, `pods/eviction`, `deployments/scale`.
+    pub resource: &'static str,
+    /// RBAC verb: `get`, `create`, `patch`, `delete`, ...
+    pub verb: &'static str,
+}
+
 /// Limits that validation enforces, from configuration.
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -73,6 +86,11 @@ pub trait Action: Send + Sync + 'static {
     /// The budget this action draws on (`RATE_LIMIT_<KEY>_TTL` / `_MAX`).
     const BUDGET_KEY: &'static str;
 
+    /// Every API permission [`run`](Self::run) may use, in any mode. The deployment's RBAC
+    /// is checked against the union of these (`executor-service permissions`), and the
+    /// tests check that an action never calls the API outside them.
+    const PERMISSIONS: &'static [Permission];
+
     /// Checks values serde cannot (names, ranges). The message names the field.
     fn validate(params: &Self::Params, limits: &Limits) -> Result<(), String>;
 
@@ -110,6 +128,8 @@ pub struct InvalidParams {
 pub trait Registered: Send + Sync {
     /// The budget key.
     fn budget_key(&self) -> &'static str;
+    /// The API permissions it needs.
+    fn permissions(&self) -> &'static [Permission];
     /// Parses and validates `params`.
     fn prepare(&self, params: &Value, limits: &Limits) -> Result<Box<dyn Prepared>, InvalidParams>;
 }
@@ -135,6 +155,10 @@ impl<A: Action> Prepared for PreparedAction<A> {
 impl<A: Action> Registered for Entry<A> {
     fn budget_key(&self) -> &'static str {
         A::BUDGET_KEY
+    }
+
+    fn permissions(&self) -> &'static [Permission] {
+        A::PERMISSIONS
     }
 
     fn prepare(&self, params: &Value, limits: &Limits) -> Result<Box<dyn Prepared>, InvalidParams> {
@@ -204,5 +228,36 @@ impl Registry {
             .collect();
         names.sort();
         names
+    }
+
+    /// The API permissions of every registered action, deduplicated and sorted.
+    pub fn permissions(&self) -> Vec<Permission> {
+        let set: std::collections::BTreeSet<Permission> = self
+            .actions
+            .values()
+            .flat_map(|a| a.permissions().iter().copied())
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// [`permissions`](Self::permissions) as Kubernetes RBAC `PolicyRule`s, one per
+    /// (apiGroup, resource) with its verbs sorted: what `executor-service permissions`
+    /// prints and what the deployment's Role must grant, no more.
+    pub fn policy_rules(&self) -> Value {
+        let mut rules: std::collections::BTreeMap<(&str, &str), Vec<&str>> = Default::default();
+        for p in self.permissions() {
+            rules
+                .entry((p.api_group, p.resource))
+                .or_default()
+                .push(p.verb);
+        }
+        Value::Array(
+            rules
+                .into_iter()
+                .map(|((group, resource), verbs)| {
+                    serde_json::json!({"apiGroups": [group], "resources": [resource], "verbs": verbs})
+                })
+                .collect(),
+        )
     }
 }

@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use warden_protocol::{is_dns1123_label, is_dns1123_subdomain};
 
 use super::kube_error::{self, KubeCall};
-use super::{Action, ActionFailure, Cluster, Limits, Target};
+use super::{Action, ActionFailure, Cluster, Limits, Permission, Target};
 
 /// The `restart_pod` action.
 #[derive(Debug)]
@@ -73,6 +73,18 @@ impl Action for RestartPod {
     const NAME: &'static str = "restart_pod";
 
     const BUDGET_KEY: &'static str = "restart";
+    const PERMISSIONS: &'static [Permission] = &[
+        Permission {
+            api_group: "",
+            resource: "pods",
+            verb: "delete",
+        },
+        Permission {
+            api_group: "",
+            resource: "pods/eviction",
+            verb: "create",
+        },
+    ];
 
     fn validate(params: &Self::Params, _limits: &Limits) -> Result<(), String> {
         validate_namespace(&params.namespace)?;

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use super::kube_error::{self, KubeCall};
 use super::restart_pod::{ObjectOnly, validate_name, validate_namespace};
 use super::scale::FIELD_MANAGER;
-use super::{Action, ActionFailure, Cluster, Limits, Target};
+use super::{Action, ActionFailure, Cluster, Limits, Permission, Target};
 
 /// The pod template annotation `kubectl rollout restart` sets.
 pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
@@ -50,6 +50,11 @@ impl Action for RolloutRestartDeployment {
     const NAME: &'static str = "rollout_restart_deployment";
 
     const BUDGET_KEY: &'static str = "rollout_restart";
+    const PERMISSIONS: &'static [Permission] = &[Permission {
+        api_group: "apps",
+        resource: "deployments",
+        verb: "patch",
+    }];
 
     fn validate(params: &Self::Params, _limits: &Limits) -> Result<(), String> {
         validate_namespace(&params.namespace)?;

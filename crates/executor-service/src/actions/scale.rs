@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use super::kube_error::{self, KubeCall};
 use super::restart_pod::{ObjectOnly, validate_name, validate_namespace};
-use super::{Action, ActionFailure, Cluster, Limits, Target};
+use super::{Action, ActionFailure, Cluster, Limits, Permission, Target};
 
 /// Shown as the field manager of the change in the object's `managedFields`.
 pub(crate) const FIELD_MANAGER: &str = "warden-executor";
@@ -72,6 +72,18 @@ impl Action for ScaleDeployment {
     const NAME: &'static str = "scale_deployment";
 
     const BUDGET_KEY: &'static str = "scale";
+    const PERMISSIONS: &'static [Permission] = &[
+        Permission {
+            api_group: "apps",
+            resource: "deployments/scale",
+            verb: "get",
+        },
+        Permission {
+            api_group: "apps",
+            resource: "deployments/scale",
+            verb: "patch",
+        },
+    ];
 
     fn validate(params: &Self::Params, limits: &Limits) -> Result<(), String> {
         validate_scale(
@@ -116,6 +128,18 @@ impl Action for ScaleStatefulSet {
     const NAME: &'static str = "scale_statefulset";
 
     const BUDGET_KEY: &'static str = "scale";
+    const PERMISSIONS: &'static [Permission] = &[
+        Permission {
+            api_group: "apps",
+            resource: "statefulsets/scale",
+            verb: "get",
+        },
+        Permission {
+            api_group: "apps",
+            resource: "statefulsets/scale",
+            verb: "patch",
+        },
+    ];
 
     fn validate(params: &Self::Params, limits: &Limits) -> Result<(), String> {
         validate_scale(
