@@ -33,6 +33,15 @@ fn main() -> ExitCode {
 }
 
 fn serve() -> ExitCode {
+    // Before anything reads the environment: `.env` may set RUST_LOG or LOG_FORMAT too.
+    // Same rules as the policy service: the environment wins over the file.
+    let dotenv = match load_dotenv() {
+        Ok(path) => path,
+        Err(err) => {
+            eprintln!("configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
     if let Err(err) = executor_service::init_tracing() {
         eprintln!("configuration error: {err}");
         return ExitCode::from(2);
@@ -49,6 +58,9 @@ fn serve() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(path) = dotenv {
+        tracing::info!(file = %path.display(), "read settings from .env (the environment wins)");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -65,5 +77,15 @@ fn serve() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Reads `.env` (working directory or nearest parent) when present, never overriding a
+/// variable already set. A file that exists but cannot be parsed is an error naming it.
+fn load_dotenv() -> Result<Option<std::path::PathBuf>, String> {
+    match dotenvy::dotenv() {
+        Ok(path) => Ok(Some(path)),
+        Err(err) if err.not_found() => Ok(None),
+        Err(err) => Err(format!(".env: {err}")),
     }
 }

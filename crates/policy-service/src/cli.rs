@@ -55,6 +55,14 @@ pub fn main() -> ExitCode {
 }
 
 fn serve() -> ExitCode {
+    // Before anything reads the environment: `.env` may set RUST_LOG or LOG_FORMAT too.
+    let dotenv = match crate::config::load_dotenv() {
+        Ok(path) => path,
+        Err(err) => {
+            eprintln!("configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
     if let Err(err) = crate::telemetry::init() {
         eprintln!("configuration error: {err}");
         return ExitCode::from(2);
@@ -66,6 +74,9 @@ fn serve() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(path) = dotenv {
+        tracing::info!(file = %path.display(), "read settings from .env (the environment wins)");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

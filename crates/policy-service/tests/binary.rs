@@ -246,3 +246,71 @@ fn keygen_writes_a_key_the_service_accepts() {
         0o600
     );
 }
+
+#[tokio::test]
+async fn settings_come_from_dot_env_and_the_environment_wins() {
+    // Arrange: a directory whose .env sets a bad TTL.
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), ".env", "DECISION_TTL_SECONDS=forever\n");
+    let port = free_port();
+
+    // Act: once with only the file, once with the variable also in the environment.
+    let from_file = Command::new(BIN)
+        .env_clear()
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let mut overridden = Server {
+        child: Command::new(BIN)
+            .env_clear()
+            .current_dir(dir.path())
+            .env("DECISION_TTL_SECONDS", "60")
+            .env("POLICY_BIND", format!("127.0.0.1:{port}"))
+            .env("POLICY_FILE", default_policy_path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        url: format!("http://127.0.0.1:{port}"),
+    };
+
+    // Assert: the file's value was read (and refused); the environment's value won.
+    assert_eq!(from_file.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&from_file.stderr);
+    assert!(stderr.contains("DECISION_TTL_SECONDS"), "{stderr}");
+    let mut up = false;
+    for _ in 0..200 {
+        if reqwest::get(format!("{}/healthz", overridden.url))
+            .await
+            .is_ok()
+        {
+            up = true;
+            break;
+        }
+        assert!(
+            overridden.child.try_wait().unwrap().is_none(),
+            "exited although the environment overrides .env"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(up, "did not start");
+}
+
+#[test]
+fn an_unparsable_dot_env_stops_start_up_naming_the_file() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), ".env", "this line is not KEY=VALUE\n");
+
+    // Act
+    let output = Command::new(BIN)
+        .env_clear()
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+
+    // Assert
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(".env"), "{stderr}");
+}
