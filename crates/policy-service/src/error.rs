@@ -123,6 +123,9 @@ impl IntoResponse for ApiError {
             field: self.field(),
         };
         let mut response = (status, axum::Json(body)).into_response();
+        response
+            .extensions_mut()
+            .insert(crate::metrics::ErrorCode(self.code()));
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -17,6 +17,7 @@
 //! - [`error`]: the one error enum and its JSON answer.
 //! - [`cli`]: `policy-service [serve] | check FILE | test FILE | keygen`.
 //! - [`telemetry`]: logging set-up (`LOG_FORMAT=json` for JSON lines).
+//! - [`metrics`]: Prometheus metrics at `/metrics` and the layer that counts answers.
 //!
 //! The policy language itself lives in the `warden-policy` crate; wire types in
 //! `warden-protocol`.
@@ -27,6 +28,7 @@ pub mod error;
 pub mod extract;
 pub mod identity;
 pub mod keys;
+pub mod metrics;
 pub mod routes;
 pub mod store;
 pub mod telemetry;
@@ -62,6 +64,7 @@ struct Shared {
     api_keys: Option<ApiKeys>,
     decision_ttl: Duration,
     request_timeout: Duration,
+    metrics: metrics::Metrics,
 }
 
 impl AppState {
@@ -79,6 +82,7 @@ impl AppState {
             api_keys,
             decision_ttl,
             request_timeout,
+            metrics: metrics::Metrics::default(),
         }))
     }
 
@@ -120,6 +124,11 @@ impl AppState {
     pub fn decision_ttl(&self) -> Duration {
         self.0.decision_ttl
     }
+
+    /// This service's metrics.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.0.metrics
+    }
 }
 
 /// The service's router with all its layers.
@@ -130,10 +139,16 @@ pub fn app(state: AppState) -> Router {
         .route("/.well-known/jwks.json", get(routes::jwks))
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
+        .route("/metrics", get(metrics::serve_metrics))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         // Innermost: the body limit, enforced while the body is read (413 as JSON).
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        // Counts every answer the router gives, by route template, status and error code.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .with_state(state)
         .layer(
             // Outermost first.

@@ -124,6 +124,9 @@ pub async fn evaluate(
         }
         _ => None,
     };
+    state
+        .metrics()
+        .decision(decision.kind.as_str(), decision.rule);
     tracing::info!(
         decision = decision.kind.as_str(),
         rule = decision.rule.unwrap_or("-"),

@@ -6,6 +6,7 @@
 //! and shown in `/readyz`.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,6 +34,9 @@ pub struct PolicyStore {
     current: ArcSwap<Policy>,
     /// Version and message of the last content that failed to load.
     last_failure: Mutex<Option<(String, String)>>,
+    /// Reloads that replaced the policy / that failed, for `/metrics`.
+    reloaded: AtomicU64,
+    failed: AtomicU64,
 }
 
 impl std::fmt::Debug for PolicyStore {
@@ -52,6 +56,8 @@ impl PolicyStore {
             path: path.to_owned(),
             current: ArcSwap::from_pointee(policy),
             last_failure: Mutex::new(None),
+            reloaded: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
         })
     }
 
@@ -71,6 +77,14 @@ impl PolicyStore {
         self.lock_failure()
             .as_ref()
             .map(|(_, message)| message.clone())
+    }
+
+    /// How many reloads replaced the policy and how many failed, since start-up.
+    pub fn reload_counts(&self) -> (u64, u64) {
+        (
+            self.reloaded.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
     }
 
     fn lock_failure(&self) -> std::sync::MutexGuard<'_, Option<(String, String)>> {
@@ -111,6 +125,7 @@ impl PolicyStore {
                 let version = policy.version().to_owned();
                 self.current.store(Arc::new(policy));
                 *self.lock_failure() = None;
+                self.reloaded.fetch_add(1, Ordering::Relaxed);
                 ReloadOutcome::Reloaded { version }
             }
             Err(errors) => {
@@ -127,6 +142,7 @@ impl PolicyStore {
         errors: impl FnOnce() -> PolicyErrors,
     ) -> ReloadOutcome {
         *self.lock_failure() = Some((version, message));
+        self.failed.fetch_add(1, Ordering::Relaxed);
         ReloadOutcome::Failed(errors())
     }
 
