@@ -85,6 +85,7 @@ async fn refuse(state: &AppState, attempt: &Attempt, err: ExecError, started: In
             match written {
                 Ok(()) => Some(attempt.id),
                 Err(store_err) => {
+                    state.metrics().store_error("reject");
                     tracing::error!(error = %store_err, code = err.code(), "could not audit a refusal");
                     None
                 }
@@ -95,6 +96,28 @@ async fn refuse(state: &AppState, attempt: &Attempt, err: ExecError, started: In
         ExecError::OverBudget { .. } | ExecError::Cluster(_) => Some(attempt.id),
         _ => audited,
     };
+    // Label values only from our own vocabulary: a registered action name, and the
+    // namespace only once the decision token has vouched for it.
+    let action = attempt
+        .action_type
+        .as_deref()
+        .filter(|name| state.registry().get(name).is_some())
+        .unwrap_or("other");
+    let bound = matches!(
+        err,
+        ExecError::ProtectedNamespace(_)
+            | ExecError::Replay { .. }
+            | ExecError::OverBudget { .. }
+            | ExecError::StoreUnavailable
+    );
+    let namespace = if bound {
+        attempt.namespace.as_deref().unwrap_or("")
+    } else {
+        ""
+    };
+    state
+        .metrics()
+        .refused(&err, action, namespace, attempt.dry_run);
     tracing::info!(
         code = err.code(),
         action = attempt.action_type.as_deref().unwrap_or("-"),
@@ -273,6 +296,7 @@ async fn run_audited(
             });
         }
         Err(StoreError::Unavailable(cause)) => {
+            state.metrics().store_error("begin");
             tracing::error!(
                 error = format!("{cause:#}"),
                 "audit store unavailable: refusing"
@@ -301,6 +325,13 @@ async fn run_audited(
             duration: started.elapsed(),
         },
     };
+    state.metrics().ran(
+        attempt.action_type.as_deref().unwrap_or("other"),
+        attempt.namespace.as_deref().unwrap_or(""),
+        completion.status.as_str(),
+        attempt.dry_run,
+        started.elapsed(),
+    );
     finish(&state, attempt.id, completion).await;
     tracing::info!(
         audit_id = %attempt.id,
@@ -336,6 +367,7 @@ async fn finish(state: &AppState, id: Uuid, completion: Completion) {
     if state.store().finish(id, &completion).await.is_ok() {
         return;
     }
+    state.metrics().store_error("finish");
     let store = state.store().clone();
     tokio::spawn(async move {
         for attempt in 1..=FINISH_RETRIES {

@@ -19,12 +19,14 @@
 //! - [`kube_client`]: the Kubernetes client (retries off: no action is ever sent twice).
 //! - [`throttle`]: per-client request rate at the HTTP layer.
 //! - [`error`]: the one error enum and its JSON answer.
+//! - [`metrics`]: Prometheus metrics at `/metrics` and the layer that counts answers.
 
 pub mod actions;
 pub mod config;
 pub mod error;
 pub mod execute;
 pub mod kube_client;
+pub mod metrics;
 pub mod signature;
 pub mod store;
 pub mod throttle;
@@ -66,6 +68,7 @@ struct Shared {
     cluster: Cluster,
     limits: Limits,
     throttle: Throttle,
+    metrics: metrics::Metrics,
 }
 
 impl std::fmt::Debug for AppState {
@@ -102,6 +105,7 @@ impl AppState {
             cluster,
             limits,
             throttle,
+            metrics: metrics::Metrics::default(),
         }))
     }
 
@@ -134,6 +138,11 @@ impl AppState {
     pub fn limits(&self) -> &Limits {
         &self.0.limits
     }
+
+    /// This executor's metrics.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.0.metrics
+    }
 }
 
 /// The service's router with all its layers.
@@ -150,10 +159,16 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::serve_metrics))
         .fallback(|| async { ExecError::NotFound })
         .method_not_allowed_fallback(|| async { ExecError::MethodNotAllowed })
         // Innermost: the body limit, enforced while the body is read (413 as JSON).
         .layer(DefaultBodyLimit::max(execute::BODY_LIMIT))
+        // Counts every answer the router gives, by route template, status and error code.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .with_state(state)
         .layer(
             // Outermost first.
