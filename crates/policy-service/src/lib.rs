@@ -18,6 +18,7 @@
 //! - [`cli`]: `policy-service [serve] | check FILE | test FILE | keygen`.
 //! - [`telemetry`]: logging set-up (`LOG_FORMAT=json` for JSON lines).
 //! - [`metrics`]: Prometheus metrics at `/metrics` and the layer that counts answers.
+//! - [`openapi`]: the OpenAPI document at `/openapi.json`.
 //!
 //! The policy language itself lives in the `warden-policy` crate; wire types in
 //! `warden-protocol`.
@@ -29,6 +30,7 @@ pub mod extract;
 pub mod identity;
 pub mod keys;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod store;
 pub mod telemetry;
@@ -140,6 +142,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
         .route("/metrics", get(metrics::serve_metrics))
+        .route("/openapi.json", get(openapi::serve_openapi))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         // Innermost: the body limit, enforced while the body is read (413 as JSON).

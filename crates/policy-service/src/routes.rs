@@ -9,8 +9,8 @@ use chrono::{SecondsFormat, Utc};
 use serde_json::json;
 use warden_policy::Input;
 use warden_protocol::{
-    DecisionClaims, DecisionKind, PolicyDecision, PolicyRequest, ResourceRef, TOKEN_AUDIENCE,
-    TOKEN_ISSUER,
+    DecisionClaims, DecisionKind, ErrorBody, PolicyDecision, PolicyRequest, ResourceRef,
+    TOKEN_AUDIENCE, TOKEN_ISSUER,
 };
 
 use crate::AppState;
@@ -53,6 +53,23 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 /// `POST /api/v1/policy/evaluate[?explain=true]`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/policy/evaluate",
+    tag = "policy",
+    params(("explain" = Option<bool>, Query, description = "Add a per-rule trace of the evaluation")),
+    request_body = PolicyRequest,
+    responses(
+        (status = 200, description = "The decision; `token` only when allowed", body = PolicyDecision),
+        (status = 400, description = "Malformed or mistyped JSON, or a bad field (named in `field`)", body = ErrorBody),
+        (status = 401, description = "API keys are configured and the bearer key is missing or unknown", body = ErrorBody),
+        (status = 403, description = "The body claims another user or a role the caller lacks", body = ErrorBody),
+        (status = 408, description = "The request took longer than POLICY_REQUEST_TIMEOUT_SECONDS", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 415, description = "Content type is not JSON", body = ErrorBody),
+    ),
+    security((), ("api_key" = [])),
+)]
 pub async fn evaluate(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -219,6 +236,12 @@ fn explain_flag(query: Option<&str>) -> Result<bool, ApiError> {
 }
 
 /// `GET /.well-known/jwks.json`: the keys that verify decision tokens.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "keys",
+    responses((status = 200, description = "JWKS (RFC 7517) of the Ed25519 keys that verify decision tokens", body = Object)),
+)]
 pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     let mut headers = HeaderMap::new();
     // Verifiers re-fetch on an unknown `kid`, so a short cache is safe during rotation.
@@ -230,12 +253,24 @@ pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// `GET /healthz`: the process is up.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "The process is up", body = Object)),
+)]
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// `GET /readyz`: a policy is loaded and keys are ready; reports the mode and any warnings
 /// (development mode, ephemeral key, a failed reload).
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses((status = 200, description = "Ready, with the mode and any warnings", body = Object)),
+)]
 pub async fn readyz(State(state): State<AppState>) -> Json<serde_json::Value> {
     let policy = state.policy().current();
     let mut warnings = Vec::new();

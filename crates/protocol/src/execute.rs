@@ -4,16 +4,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// `POST /executor/execute` body.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecuteRequest {
     /// Which action to run, e.g. `restart_pod`.
     pub action_type: String,
     /// The action's parameters; each action defines their shape.
+    #[schema(value_type = Object)]
     pub action_params: Value,
     /// The requester; must equal the decision token's `sub`.
     pub requested_by: String,
     /// The policy service's answer, passed through whole; its `token` is what counts.
+    #[schema(value_type = Object)]
     pub policy_decision: Value,
     /// Hex HMAC-SHA256 over `{actionType, actionParams, requestedBy}` as the client
     /// serialised it.
@@ -24,7 +26,7 @@ pub struct ExecuteRequest {
 }
 
 /// `POST /executor/execute` answer, for success and failure alike.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecuteResponse {
     /// Whether the action ran (or the dry run validated).
@@ -34,6 +36,7 @@ pub struct ExecuteResponse {
     pub audit_id: Option<String>,
     /// What changed, on success.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub result: Option<Value>,
     /// Human message, on failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,7 +10,7 @@ pub const TOKEN_AUDIENCE: &str = "warden-executor";
 
 /// `POST /api/v1/policy/evaluate` body. Only `action` and `resource` are required, as
 /// the clients in the field send them.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyRequest {
     /// The remediation the caller wants to run, e.g. `restart_pod`.
@@ -26,7 +26,7 @@ pub struct PolicyRequest {
 }
 
 /// The `context` object of a policy request.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestContext {
     /// The requester. With API keys it must equal the key's identity.
@@ -37,6 +37,7 @@ pub struct RequestContext {
     pub role: Option<String>,
     /// Facts about the incident (`severity`, `confidence`, ...), matched by rule conditions.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[schema(value_type = Object)]
     pub metadata: Map<String, Value>,
     /// Caller's address as the caller reports it (informational).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,11 +47,12 @@ pub struct RequestContext {
     pub user_agent: Option<String>,
     /// Any other context fields; conditions can read them as `context.<name>`.
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extra: Map<String, Value>,
 }
 
 /// The three outcomes of an evaluation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionKind {
     /// The action may run.
@@ -80,7 +82,7 @@ impl std::fmt::Display for DecisionKind {
 
 /// The policy service's answer. Clients pass it whole to the executor as `policyDecision`;
 /// only `token` is trusted there, every other field is informational.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyDecision {
     /// `true` only for [`DecisionKind::Allow`].
@@ -112,7 +114,7 @@ pub struct PolicyDecision {
 }
 
 /// One rule considered during an evaluation.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RuleTrace {
     /// Rule id.
@@ -155,7 +157,7 @@ pub struct DecisionClaims {
 }
 
 /// The JSON body of every error answer of the policy service.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Human-readable message; never contains a secret.
     pub error: String,
