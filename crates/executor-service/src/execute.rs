@@ -43,6 +43,28 @@ const FINISH_RETRIES: u32 = 20;
 const FINISH_RETRY_DELAY: Duration = Duration::from_millis(500);
 
 /// The handler.
+#[utoipa::path(
+    post,
+    path = "/executor/execute",
+    tag = "executor",
+    request_body(content = ExecuteRequest, description = "A signed request carrying the policy service's decision"),
+    responses(
+        (status = 200, description = "The action ran (or, with dryRun, would run); `result` says what changed", body = ExecuteResponse),
+        (status = 400, description = "Malformed JSON, unknown action or invalid parameters (`field` names the culprit)", body = ExecuteResponse),
+        (status = 401, description = "The HMAC signature does not verify", body = ExecuteResponse),
+        (status = 403, description = "The decision token is invalid, expired, not allowed, bound to something else, or the namespace is protected", body = ExecuteResponse),
+        (status = 404, description = "The Kubernetes object does not exist", body = ExecuteResponse),
+        (status = 408, description = "The request took longer than EXECUTOR_REQUEST_TIMEOUT_SECONDS", body = ExecuteResponse),
+        (status = 409, description = "The decision was already used (`auditId` names the attempt that used it), or a Kubernetes conflict or failed precondition", body = ExecuteResponse),
+        (status = 413, description = "Body over 64 KiB", body = ExecuteResponse),
+        (status = 415, description = "Content type is not JSON", body = ExecuteResponse),
+        (status = 422, description = "The Kubernetes API found the change invalid", body = ExecuteResponse),
+        (status = 429, description = "Over the action's rate budget or the per-client request rate (see Retry-After), or an eviction blocked by a PodDisruptionBudget", body = ExecuteResponse),
+        (status = 502, description = "The Kubernetes API refused or failed the call", body = ExecuteResponse),
+        (status = 503, description = "The audit store is unavailable: nothing was run", body = ExecuteResponse),
+        (status = 504, description = "The Kubernetes call timed out; the outcome is unknown and audited as such", body = ExecuteResponse),
+    ),
+)]
 pub async fn execute(State(state): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
     let mut attempt = Attempt {

@@ -20,6 +20,7 @@
 //! - [`throttle`]: per-client request rate at the HTTP layer.
 //! - [`error`]: the one error enum and its JSON answer.
 //! - [`metrics`]: Prometheus metrics at `/metrics` and the layer that counts answers.
+//! - [`openapi`]: the OpenAPI document at `/openapi.json`.
 
 pub mod actions;
 pub mod config;
@@ -27,6 +28,7 @@ pub mod error;
 pub mod execute;
 pub mod kube_client;
 pub mod metrics;
+pub mod openapi;
 pub mod signature;
 pub mod store;
 pub mod throttle;
@@ -160,6 +162,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::serve_metrics))
+        .route("/openapi.json", get(openapi::serve_openapi))
         .fallback(|| async { ExecError::NotFound })
         .method_not_allowed_fallback(|| async { ExecError::MethodNotAllowed })
         // Innermost: the body limit, enforced while the body is read (413 as JSON).
@@ -193,13 +196,29 @@ pub fn app(state: AppState) -> Router {
         )
 }
 
-async fn healthz() -> axum::Json<serde_json::Value> {
+/// `GET /healthz`: the process is up.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "The process is up", body = Object)),
+)]
+pub async fn healthz() -> axum::Json<serde_json::Value> {
     axum::Json(json!({"status": "ok"}))
 }
 
 /// Ready when the audit store answers and the policy service's keys are loaded (fetching
 /// them if not yet): without either, every execute would be refused.
-async fn readyz(State(state): State<AppState>) -> axum::response::Response {
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The audit store answers and the decision keys are loaded", body = Object),
+        (status = 503, description = "Not ready, with the reasons", body = Object),
+    ),
+)]
+pub async fn readyz(State(state): State<AppState>) -> axum::response::Response {
     let store = state.store().ping().await;
     if !state.verifier().has_keys() {
         let _ = state.verifier().refresh(false).await;

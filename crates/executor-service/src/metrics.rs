@@ -289,6 +289,12 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
 }
 
 /// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus metrics (OpenMetrics text)", content_type = "application/openmetrics-text", body = String)),
+)]
 pub async fn serve_metrics(State(state): State<AppState>) -> Response {
     match state.metrics().render() {
         Ok(text) => (
