@@ -202,7 +202,7 @@ impl ExecError {
         let mut response = (status, axum::Json(body)).into_response();
         response
             .extensions_mut()
-            .insert(crate::metrics::ErrorCode(self.code()));
+            .insert(warden_service_kit::ErrorCode(self.code()));
         if let Some(after) = retry_after {
             // Round up: retrying a fraction of a second early would be refused again.
             let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);

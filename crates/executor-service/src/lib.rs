@@ -169,8 +169,8 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(execute::BODY_LIMIT))
         // Counts every answer the router gives, by route template, status and error code.
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
+            state.metrics().http(),
+            warden_service_kit::track,
         ))
         .with_state(state)
         .layer(

@@ -35,7 +35,7 @@ fn main() -> ExitCode {
 fn serve() -> ExitCode {
     // Before anything reads the environment: `.env` may set RUST_LOG or LOG_FORMAT too.
     // Same rules as the policy service: the environment wins over the file.
-    let dotenv = match load_dotenv() {
+    let dotenv = match warden_service_kit::load_dotenv() {
         Ok(path) => path,
         Err(err) => {
             eprintln!("configuration error: {err}");
@@ -77,15 +77,5 @@ fn serve() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Reads `.env` (working directory or nearest parent) when present, never overriding a
-/// variable already set. A file that exists but cannot be parsed is an error naming it.
-fn load_dotenv() -> Result<Option<std::path::PathBuf>, String> {
-    match dotenvy::dotenv() {
-        Ok(path) => Ok(Some(path)),
-        Err(err) if err.not_found() => Ok(None),
-        Err(err) => Err(format!(".env: {err}")),
     }
 }

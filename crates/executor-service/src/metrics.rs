@@ -21,24 +21,20 @@
 //! The registry belongs to the [`crate::AppState`], so tests can run several executors in
 //! one process and read each one's figures.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use warden_service_kit::HttpMetrics;
 
 use crate::AppState;
 use crate::error::ExecError;
-
-/// Marks an error answer with its stable `code`, so the metrics layer can count it without
-/// parsing bodies. Set by [`ExecError::into_response_with`].
-#[derive(Clone, Copy, Debug)]
-pub struct ErrorCode(pub &'static str);
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ActionLabels {
@@ -69,28 +65,12 @@ struct OperationLabels {
     operation: &'static str,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RequestLabels {
-    route: String,
-    status: u16,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RouteLabels {
-    route: String,
-}
-
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn action_histogram() -> Histogram {
     // 1 ms to ~33 s: an action is an audit commit and one or two API calls, and a call may
     // run into the Kubernetes timeout.
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
-}
-
-fn http_histogram() -> Histogram {
-    // 50 µs to ~1.6 s: refusals are answered in microseconds, actions in milliseconds.
-    Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
 }
 
 /// The executor's metrics and their registry.
@@ -103,9 +83,7 @@ pub struct Metrics {
     token_refusals: Family<CodeLabels, Counter>,
     replays: Counter,
     store_errors: Family<OperationLabels, Counter>,
-    errors: Family<CodeLabels, Counter>,
-    requests: Family<RequestLabels, Counter>,
-    request_durations: Histograms<RouteLabels>,
+    http: Arc<HttpMetrics>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -155,20 +133,11 @@ impl Default for Metrics {
             "Audit store calls that failed",
             Family::clone(&store_errors),
         );
-        let errors = Family::default();
-        registry.register("errors", "Error answers by code", Family::clone(&errors));
-        let requests = Family::default();
-        registry.register(
-            "http_requests",
-            "HTTP answers by route and status",
-            Family::clone(&requests),
-        );
-        let request_durations = Histograms::new_with_constructor(http_histogram as fn() -> _);
-        registry.register(
-            "http_request_duration_seconds",
-            "Time to answer, by route",
-            request_durations.clone(),
-        );
+        let http = Arc::new(HttpMetrics::register(
+            &mut registry,
+            "errors",
+            "Error answers by code",
+        ));
         Metrics {
             registry,
             actions,
@@ -178,9 +147,7 @@ impl Default for Metrics {
             token_refusals,
             replays,
             store_errors,
-            errors,
-            requests,
-            request_durations,
+            http,
         }
     }
 }
@@ -251,41 +218,10 @@ impl Metrics {
             .inc();
     }
 
-    /// The OpenMetrics text of every metric.
-    pub fn render(&self) -> Result<String, std::fmt::Error> {
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
-        Ok(text)
+    /// The HTTP answer metrics, for the router's tracking layer.
+    pub fn http(&self) -> Arc<HttpMetrics> {
+        self.http.clone()
     }
-}
-
-/// Middleware counting every answer by route template and status, its duration, and
-/// error answers by code.
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let metrics = state.metrics();
-    metrics
-        .request_durations
-        .get_or_create(&RouteLabels {
-            route: route.clone(),
-        })
-        .observe(started.elapsed().as_secs_f64());
-    metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            route,
-            status: response.status().as_u16(),
-        })
-        .inc();
-    if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
-        metrics.errors.get_or_create(&CodeLabels { code }).inc();
-    }
-    response
 }
 
 /// `GET /metrics`.
@@ -296,15 +232,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     responses((status = 200, description = "Prometheus metrics (OpenMetrics text)", content_type = "application/openmetrics-text", body = String)),
 )]
 pub async fn serve_metrics(State(state): State<AppState>) -> Response {
-    match state.metrics().render() {
-        Ok(text) => (
-            [(
-                axum::http::header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            text,
-        )
-            .into_response(),
-        Err(err) => ExecError::Internal(anyhow::anyhow!("encoding metrics: {err}")).into_response(),
-    }
+    warden_service_kit::openmetrics(&state.metrics().registry).unwrap_or_else(|err| {
+        ExecError::Internal(anyhow::anyhow!("encoding metrics: {err}")).into_response()
+    })
 }

@@ -56,7 +56,7 @@ pub fn main() -> ExitCode {
 
 fn serve() -> ExitCode {
     // Before anything reads the environment: `.env` may set RUST_LOG or LOG_FORMAT too.
-    let dotenv = match crate::config::load_dotenv() {
+    let dotenv = match warden_service_kit::load_dotenv() {
         Ok(path) => path,
         Err(err) => {
             eprintln!("configuration error: {err}");

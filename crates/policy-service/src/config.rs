@@ -140,18 +140,6 @@ fn seconds(raw: Option<String>, var: &'static str, default: u64) -> Result<Durat
     }
 }
 
-/// Reads `.env` from the working directory (or the nearest parent that has one) into the
-/// environment when such a file exists, without overriding variables already set: the
-/// environment wins. Returns the file read; a file that exists but cannot be parsed is an
-/// error naming it.
-pub fn load_dotenv() -> Result<Option<std::path::PathBuf>, String> {
-    match dotenvy::dotenv() {
-        Ok(path) => Ok(Some(path)),
-        Err(err) if err.not_found() => Ok(None),
-        Err(err) => Err(format!(".env: {err}")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -125,7 +125,7 @@ impl IntoResponse for ApiError {
         let mut response = (status, axum::Json(body)).into_response();
         response
             .extensions_mut()
-            .insert(crate::metrics::ErrorCode(self.code()));
+            .insert(warden_service_kit::ErrorCode(self.code()));
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

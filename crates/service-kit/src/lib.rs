@@ -1,0 +1,151 @@
+//! Plumbing both Warden services share, so that it is written once:
+//!
+//! - [`load_dotenv`]: the `.env` rule (read when present, the environment wins);
+//! - [`HttpMetrics`] and [`track`]: answers by route and status, their durations and
+//!   error answers by code, for any axum router;
+//! - [`ErrorCode`]: how a service's error type marks its answers for [`track`];
+//! - [`openmetrics`]: a registry as an OpenMetrics text answer.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Reads `.env` from the working directory (or the nearest parent that has one) into the
+/// environment when such a file exists, without overriding variables already set: the
+/// environment wins. Returns the file read; a file that exists but cannot be parsed is an
+/// error naming it.
+pub fn load_dotenv() -> Result<Option<std::path::PathBuf>, String> {
+    match dotenvy::dotenv() {
+        Ok(path) => Ok(Some(path)),
+        Err(err) if err.not_found() => Ok(None),
+        Err(err) => Err(format!(".env: {err}")),
+    }
+}
+
+/// Marks an error answer with its stable `code`, so [`track`] can count it without parsing
+/// bodies. A service's error type inserts it into the response's extensions.
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorCode(pub &'static str);
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabels {
+    code: &'static str,
+}
+
+fn duration_histogram() -> Histogram {
+    // 50 µs to ~1.6 s: refusals are answered in microseconds, actions in milliseconds.
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
+}
+
+/// Metrics of every HTTP answer: `http_requests_total{route,status}`,
+/// `http_request_duration_seconds{route}` and `<errors_name>_total{code}`, registered under
+/// the registry's prefix. `route` is the route template (`unmatched` for unknown paths), so
+/// clients cannot create series by inventing paths.
+#[derive(Clone)]
+pub struct HttpMetrics {
+    requests: Family<RequestLabels, Counter>,
+    durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    errors: Family<CodeLabels, Counter>,
+}
+
+impl std::fmt::Debug for HttpMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpMetrics").finish_non_exhaustive()
+    }
+}
+
+impl HttpMetrics {
+    /// Registers the three families in `registry`; error answers are counted as
+    /// `errors_name` (`refusals` in the policy service, `errors` in the executor).
+    pub fn register(registry: &mut Registry, errors_name: &str, errors_help: &str) -> Self {
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP answers by route and status",
+            requests.clone(),
+        );
+        let durations = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            duration_histogram,
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer, by route",
+            durations.clone(),
+        );
+        let errors = Family::<CodeLabels, Counter>::default();
+        registry.register(errors_name, errors_help, errors.clone());
+        HttpMetrics {
+            requests,
+            durations,
+            errors,
+        }
+    }
+}
+
+/// Middleware counting every answer of the router it wraps (add it with
+/// `axum::middleware::from_fn_with_state(metrics, track)` as a router layer, so the route
+/// template is known).
+pub async fn track(
+    State(metrics): State<Arc<HttpMetrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    metrics
+        .durations
+        .get_or_create(&RouteLabels {
+            route: route.clone(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            route,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
+        metrics.errors.get_or_create(&CodeLabels { code }).inc();
+    }
+    response
+}
+
+/// `registry` encoded as an OpenMetrics text answer. Encoding into a `String` fails only on
+/// a bug in a metric's encoder; the caller turns that into its own internal error.
+pub fn openmetrics(registry: &Registry) -> Result<Response, std::fmt::Error> {
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, registry)?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
+}
