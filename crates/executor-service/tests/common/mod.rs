@@ -87,19 +87,8 @@ impl Harness {
         signer: &DecisionSigner,
         overrides: &[(&str, &str)],
     ) -> AppState {
-        let jwks = serde_json::from_value(serde_json::to_value(signer.jwks()).unwrap()).unwrap();
-        let verifier = DecisionVerifier::from_jwks(&jwks, Duration::from_secs(5));
-        let store = PgStore::from_pool(pool.clone());
-        let client =
-            executor_service::kube_client::client_for_url(&kube.url(), Duration::from_secs(2))
-                .unwrap();
-        AppState::new(
-            config(overrides),
-            Arc::new(store),
-            verifier,
-            Registry::with_builtins(),
-            client,
-        )
+        let store = Arc::new(PgStore::from_pool(pool.clone()));
+        Harness::build(store, kube, signer, overrides)
     }
 
     /// This harness's executor with another audit store (same cluster, keys and config).
@@ -107,14 +96,22 @@ impl Harness {
         &self,
         store: Arc<dyn executor_service::store::AuditStore>,
     ) -> AppState {
-        let jwks =
-            serde_json::from_value(serde_json::to_value(self.signer.jwks()).unwrap()).unwrap();
+        Harness::build(store, &self.kube, &self.signer, &[])
+    }
+
+    fn build(
+        store: Arc<dyn executor_service::store::AuditStore>,
+        kube: &FakeKube,
+        signer: &DecisionSigner,
+        overrides: &[(&str, &str)],
+    ) -> AppState {
+        let jwks = serde_json::from_value(serde_json::to_value(signer.jwks()).unwrap()).unwrap();
         let verifier = DecisionVerifier::from_jwks(&jwks, Duration::from_secs(5));
         let client =
-            executor_service::kube_client::client_for_url(&self.kube.url(), Duration::from_secs(2))
+            executor_service::kube_client::client_for_url(&kube.url(), Duration::from_secs(2))
                 .unwrap();
         AppState::new(
-            config(&[]),
+            config(overrides),
             store,
             verifier,
             Registry::with_builtins(),
