@@ -40,16 +40,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde_json::json;
 use tokio::net::TcpListener;
-use tower::ServiceBuilder;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
 use crate::actions::{Cluster, Limits, Registry};
 use crate::config::Config;
@@ -151,7 +147,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let timeout = state.config().request_timeout;
     let throttle = state.0.throttle.clone();
-    Router::new()
+    let router = Router::new()
         .route(
             "/executor/execute",
             post(execute::execute).layer(axum::middleware::from_fn_with_state(
@@ -172,28 +168,8 @@ pub fn app(state: AppState) -> Router {
             state.metrics().http(),
             warden_service_kit::track,
         ))
-        .with_state(state)
-        .layer(
-            // Outermost first.
-            ServiceBuilder::new()
-                // 1. A request id (kept from the client's `x-request-id` if it sent one;
-                //    stored in the audit row),
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                // 2. a span per request that carries it,
-                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                    let id = req
-                        .headers()
-                        .get("x-request-id")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("-");
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-                }))
-                // 3. echoed back in the answer,
-                .layer(PropagateRequestIdLayer::x_request_id())
-                // 4. and a deadline for the answer (a started action still completes).
-                .layer(HandleErrorLayer::new(|_: tower::BoxError| async { ExecError::Timeout }))
-                .timeout(timeout),
-        )
+        .with_state(state);
+    warden_service_kit::with_request_layers(router, timeout, || ExecError::Timeout.into_response())
 }
 
 /// `GET /healthz`: the process is up.

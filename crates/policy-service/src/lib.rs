@@ -40,14 +40,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
-use axum::http::Request;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
-use tower::ServiceBuilder;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::error::ApiError;
@@ -136,7 +131,7 @@ impl AppState {
 /// The service's router with all its layers.
 pub fn app(state: AppState) -> Router {
     let timeout = state.0.request_timeout;
-    Router::new()
+    let router = Router::new()
         .route("/api/v1/policy/evaluate", post(routes::evaluate))
         .route("/.well-known/jwks.json", get(routes::jwks))
         .route("/healthz", get(routes::healthz))
@@ -152,27 +147,10 @@ pub fn app(state: AppState) -> Router {
             state.metrics().http(),
             warden_service_kit::track,
         ))
-        .with_state(state)
-        .layer(
-            // Outermost first.
-            ServiceBuilder::new()
-                // 1. A request id (kept from the client's `x-request-id` if it sent one),
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                // 2. a span per request that carries it, so every log line names the request,
-                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                    let id = req
-                        .headers()
-                        .get("x-request-id")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("-");
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-                }))
-                // 3. echoed back in the answer,
-                .layer(PropagateRequestIdLayer::x_request_id())
-                // 4. and a deadline for the whole request, answered as JSON 408.
-                .layer(HandleErrorLayer::new(|_: tower::BoxError| async { ApiError::Timeout }))
-                .timeout(timeout),
-        )
+        .with_state(state);
+    warden_service_kit::with_request_layers(router, timeout, || {
+        axum::response::IntoResponse::into_response(ApiError::Timeout)
+    })
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then drains open requests.

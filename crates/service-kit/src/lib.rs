@@ -4,11 +4,14 @@
 //! - [`HttpMetrics`] and [`track`]: answers by route and status, their durations and
 //!   error answers by code, for any axum router;
 //! - [`ErrorCode`]: how a service's error type marks its answers for [`track`];
-//! - [`openmetrics`]: a registry as an OpenMetrics text answer.
+//! - [`openmetrics`]: a registry as an OpenMetrics text answer;
+//! - [`with_request_layers`]: request id, tracing span and deadline around a router.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use axum::Router;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
@@ -18,6 +21,9 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
 /// Reads `.env` from the working directory (or the nearest parent that has one) into the
 /// environment when such a file exists, without overriding variables already set: the
@@ -148,4 +154,39 @@ pub fn openmetrics(registry: &Registry) -> Result<Response, std::fmt::Error> {
         text,
     )
         .into_response())
+}
+
+/// Wraps `router` in the layers every Warden service puts outside its routes, outermost
+/// first:
+///
+/// 1. a request id, kept from the client's `x-request-id` when it sent one (the executor
+///    stores it in the audit row);
+/// 2. a tracing span per request that carries it, so every log line names the request;
+/// 3. the id echoed back in the answer;
+/// 4. a deadline for the answer, answered with `on_timeout` (the service's own JSON error).
+///    Work a handler hands to its own task (a started action) still completes.
+pub fn with_request_layers(
+    router: Router,
+    timeout: Duration,
+    on_timeout: fn() -> Response,
+) -> Router {
+    router.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                }),
+            )
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(HandleErrorLayer::new(move |_: tower::BoxError| async move {
+                on_timeout()
+            }))
+            .timeout(timeout),
+    )
 }
