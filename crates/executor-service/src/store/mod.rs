@@ -5,17 +5,22 @@
 //! The write-ahead rule lives here: [`AuditStore::begin`] commits the `pending` row, the
 //! decision's consumption and the budget slot in ONE transaction before the cluster is
 //! called; [`AuditStore::finish`] records the outcome afterwards.
+//!
+//! The audit API reads through the same trait: [`AuditStore::list`] (filtered, keyset
+//! paged), [`AuditStore::get`] and [`AuditStore::stats_buckets`] (one `GROUP BY`; the
+//! figures are computed in shared code, [`crate::audit_api::Stats`]).
 
 pub mod postgres;
 
 use std::time::Duration;
 
-use serde::Serialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
 /// Final and intermediate states of an audit row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditStatus {
     /// Committed before the cluster call; replaced by a final state afterwards.
@@ -40,6 +45,32 @@ impl AuditStatus {
             AuditStatus::Rejected => "rejected",
             AuditStatus::Unknown => "unknown",
         }
+    }
+
+    /// Every status, in the order of their life cycle.
+    pub const ALL: [AuditStatus; 5] = [
+        AuditStatus::Pending,
+        AuditStatus::Succeeded,
+        AuditStatus::Failed,
+        AuditStatus::Rejected,
+        AuditStatus::Unknown,
+    ];
+}
+
+/// A spelling that is not one of the five of the `status` column.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("expected one of pending, succeeded, failed, rejected, unknown")]
+pub struct UnknownStatus;
+
+impl std::str::FromStr for AuditStatus {
+    type Err = UnknownStatus;
+
+    /// Parses the column spelling ([`AuditStatus::as_str`]), exactly.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AuditStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or(UnknownStatus)
     }
 }
 
@@ -124,6 +155,130 @@ pub struct Completion {
     pub duration: Duration,
 }
 
+/// Filters of `GET /executor/audit`. Rows come newest first: `"createdAt"` descending, then
+/// `id` descending (ids break ties between rows of the same instant).
+#[derive(Clone, Debug, Default)]
+pub struct AuditQuery {
+    /// Only rows whose `requestedBy` is exactly this.
+    pub requested_by: Option<String>,
+    /// Only rows whose `actionType` is exactly this.
+    pub action_type: Option<String>,
+    /// Only rows whose `namespace` is exactly this.
+    pub namespace: Option<String>,
+    /// Only rows in this state.
+    pub status: Option<AuditStatus>,
+    /// Only rows with `"createdAt" >= since`.
+    pub since: Option<DateTime<Utc>>,
+    /// Only rows with `"createdAt" < until`.
+    pub until: Option<DateTime<Utc>>,
+    /// At most this many rows. The API validates its page size (1..=500) and asks for one
+    /// row more, to know whether another page follows, so stores see up to 501; a store
+    /// takes the number as given.
+    pub limit: u32,
+    /// Keyset paging: only rows strictly after this position in the order above (older,
+    /// or as old with a smaller id).
+    pub after: Option<AuditCursor>,
+}
+
+/// A position in the audit order: `("createdAt", id)` of the last row of the previous page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditCursor {
+    /// The row's `"createdAt"`.
+    pub created_at: DateTime<Utc>,
+    /// The row's id.
+    pub id: Uuid,
+}
+
+impl AuditCursor {
+    /// The position of `record`.
+    pub fn of(record: &AuditRecord) -> AuditCursor {
+        AuditCursor {
+            created_at: record.created_at,
+            id: record.id,
+        }
+    }
+}
+
+/// One row of `action_audit_logs` as the audit API shows it: every column, under the
+/// column's own (camelCase) name, `null` when empty.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRecord {
+    /// Row id (UUIDv7); the `auditId` of the execute answer.
+    #[schema(value_type = String, format = "uuid")]
+    pub id: Uuid,
+    /// `actionType` as sent.
+    pub action_type: Option<String>,
+    /// `actionParams` as sent.
+    #[schema(value_type = Option<Object>)]
+    pub action_params: Option<Value>,
+    /// `requestedBy` as sent.
+    pub requested_by: Option<String>,
+    /// The decision id (token `jti`).
+    pub decision_id: Option<String>,
+    /// The policy version the decision token names.
+    pub policy_version: Option<String>,
+    /// `policyDecision` as sent, without its token.
+    #[schema(value_type = Option<Object>)]
+    pub policy_decision: Option<Value>,
+    /// State of the attempt.
+    pub status: AuditStatus,
+    /// Machine reason of a refusal or failure (`bad_signature`, `replay`, `interrupted`, ...).
+    pub reason_code: Option<String>,
+    /// Human message of a refusal or failure.
+    pub error: Option<String>,
+    /// What changed, for attempts that ran.
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<Value>,
+    /// Whether the attempt was a dry run.
+    pub dry_run: bool,
+    /// The client's address.
+    pub client_ip: Option<String>,
+    /// The `x-request-id` of the request.
+    pub request_id: Option<String>,
+    /// Which client serialisation the signature matched.
+    pub signature_form: Option<String>,
+    /// Target namespace, once the parameters validated.
+    pub namespace: Option<String>,
+    /// Target kind.
+    pub target_kind: Option<String>,
+    /// Target name.
+    pub target_name: Option<String>,
+    /// The rate budget the attempt drew on.
+    pub budget_key: Option<String>,
+    /// From receiving the request to the outcome, in milliseconds.
+    pub duration_ms: Option<i64>,
+    /// When the attempt was recorded (for an attempt that took a budget slot, the slot's
+    /// time).
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    /// When the row last changed.
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The rows of one `(namespace, actionType, status, dryRun)` group in a time window, with
+/// their summed durations: what `GET /executor/stats` is computed from. Each store runs one
+/// `GROUP BY`; the arithmetic is shared ([`crate::audit_api::Stats::from_buckets`]), so
+/// every store gives the same figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatsBucket {
+    /// `namespace` of the rows (`None`: refused before the target was known).
+    pub namespace: Option<String>,
+    /// `actionType` of the rows (`None`: the request had none).
+    pub action_type: Option<String>,
+    /// `status` of the rows.
+    pub status: AuditStatus,
+    /// `dryRun` of the rows.
+    pub dry_run: bool,
+    /// How many rows.
+    pub count: u64,
+    /// Sum of `durationMs` over the rows that have one.
+    pub duration_ms_sum: i64,
+    /// How many rows have a `durationMs`.
+    pub duration_count: u64,
+}
+
 /// A failure of the store itself.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -159,4 +314,19 @@ pub trait AuditStore: Send + Sync + 'static {
     /// `interrupted`): their executor died between the cluster call and `finish`. Returns how
     /// many rows changed.
     async fn reconcile_pending(&self, older_than: Duration) -> Result<u64, StoreError>;
+
+    /// The rows matching `query`, at most `query.limit`, ordered by `"createdAt"` descending
+    /// then `id` descending.
+    async fn list(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// The row `id`, if there is one.
+    async fn get(&self, id: Uuid) -> Result<Option<AuditRecord>, StoreError>;
+
+    /// The rows with `since <= "createdAt" < until`, counted per `(namespace, actionType,
+    /// status, dryRun)`, in no particular order.
+    async fn stats_buckets(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<StatsBucket>, StoreError>;
 }

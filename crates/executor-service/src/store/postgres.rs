@@ -35,11 +35,26 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Executor as _, PgPool, Row as _};
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{Executor as _, PgPool, Postgres, QueryBuilder, Row as _};
 use uuid::Uuid;
 
-use super::{Attempt, AuditStatus, AuditStore, Begin, Budget, Completion, StoreError};
+use super::{
+    Attempt, AuditQuery, AuditRecord, AuditStatus, AuditStore, Begin, Budget, Completion,
+    StatsBucket, StoreError,
+};
+
+/// Every column of `action_audit_logs`, in the order [`record`] reads them (a macro, so
+/// that `concat!` builds whole static statements from it).
+macro_rules! record_columns {
+    () => {
+        r#""id", "actionType", "actionParams", "requestedBy", "decisionId", "policyVersion",
+           "policyDecision", "status", "reasonCode", "error", "result", "dryRun", "clientIp",
+           "requestId", "signatureForm", "namespace", "targetKind", "targetName", "budgetKey",
+           "durationMs", "createdAt", "updatedAt""#
+    };
+}
 
 /// The embedded migrations (`migrations/` at the repository root). Running them takes a
 /// Postgres advisory lock, so several executors may start at once.
@@ -476,6 +491,155 @@ impl AuditStore for PgStore {
         let done = bounded("reconcile: marking interrupted rows", update).await?;
         Ok(done.rows_affected())
     }
+
+    async fn list(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        // Only the filters given become SQL, so each combination gets a plan that can use
+        // its index (a generic `$1 IS NULL OR ...` plan could not): at most 2^7 statement
+        // texts, each prepared once per connection.
+        let mut sql = QueryBuilder::<Postgres>::new(concat!(
+            "SELECT ",
+            record_columns!(),
+            " FROM action_audit_logs WHERE TRUE"
+        ));
+        if let Some(requested_by) = &query.requested_by {
+            sql.push(r#" AND "requestedBy" = "#).push_bind(requested_by);
+        }
+        if let Some(action_type) = &query.action_type {
+            sql.push(r#" AND "actionType" = "#).push_bind(action_type);
+        }
+        if let Some(namespace) = &query.namespace {
+            sql.push(r#" AND "namespace" = "#).push_bind(namespace);
+        }
+        if let Some(status) = query.status {
+            sql.push(r#" AND "status" = "#).push_bind(status.as_str());
+        }
+        if let Some(since) = query.since {
+            sql.push(r#" AND "createdAt" >= "#).push_bind(since);
+        }
+        if let Some(until) = query.until {
+            sql.push(r#" AND "createdAt" < "#).push_bind(until);
+        }
+        if let Some(after) = query.after {
+            // A row comparison, which the index ("createdAt" DESC, "id" DESC) serves.
+            sql.push(r#" AND ("createdAt", "id") < ("#)
+                .push_bind(after.created_at)
+                .push(", ")
+                .push_bind(after.id)
+                .push(")");
+        }
+        sql.push(r#" ORDER BY "createdAt" DESC, "id" DESC LIMIT "#)
+            .push_bind(i64::from(query.limit));
+        let rows = bounded(
+            "list: reading audit rows",
+            sql.build().fetch_all(&self.pool),
+        )
+        .await?;
+        rows.iter()
+            .map(record)
+            .collect::<Result<_, _>>()
+            .context("list: decoding audit rows")
+            .map_err(StoreError::Unavailable)
+    }
+
+    async fn get(&self, id: Uuid) -> Result<Option<AuditRecord>, StoreError> {
+        let select = sqlx::query(concat!(
+            "SELECT ",
+            record_columns!(),
+            r#" FROM action_audit_logs WHERE "id" = $1"#
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool);
+        let row = bounded("get: reading an audit row", select).await?;
+        row.as_ref()
+            .map(record)
+            .transpose()
+            .context("get: decoding an audit row")
+            .map_err(StoreError::Unavailable)
+    }
+
+    async fn stats_buckets(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<StatsBucket>, StoreError> {
+        let select = sqlx::query(
+            r#"SELECT "namespace", "actionType", "status", "dryRun",
+                      count(*) AS rows,
+                      COALESCE(sum("durationMs"), 0)::bigint AS duration_ms_sum,
+                      count("durationMs") AS duration_count
+               FROM action_audit_logs
+               WHERE "createdAt" >= $1 AND "createdAt" < $2
+               GROUP BY "namespace", "actionType", "status", "dryRun""#,
+        )
+        .bind(since)
+        .bind(until)
+        .fetch_all(&self.pool);
+        let rows = bounded("stats: counting audit rows", select).await?;
+        rows.iter()
+            .map(bucket)
+            .collect::<Result<_, _>>()
+            .context("stats: decoding counts")
+            .map_err(StoreError::Unavailable)
+    }
+}
+
+/// A row selected with `record_columns!()`.
+fn record(row: &PgRow) -> Result<AuditRecord, sqlx::Error> {
+    Ok(AuditRecord {
+        id: row.try_get("id")?,
+        action_type: row.try_get("actionType")?,
+        action_params: row.try_get("actionParams")?,
+        requested_by: row.try_get("requestedBy")?,
+        decision_id: row.try_get("decisionId")?,
+        policy_version: row.try_get("policyVersion")?,
+        policy_decision: row.try_get("policyDecision")?,
+        status: status(row)?,
+        reason_code: row.try_get("reasonCode")?,
+        error: row.try_get("error")?,
+        result: row.try_get("result")?,
+        dry_run: row.try_get("dryRun")?,
+        client_ip: row.try_get("clientIp")?,
+        request_id: row.try_get("requestId")?,
+        signature_form: row.try_get("signatureForm")?,
+        namespace: row.try_get("namespace")?,
+        target_kind: row.try_get("targetKind")?,
+        target_name: row.try_get("targetName")?,
+        budget_key: row.try_get("budgetKey")?,
+        duration_ms: row.try_get("durationMs")?,
+        created_at: row.try_get("createdAt")?,
+        updated_at: row.try_get("updatedAt")?,
+    })
+}
+
+/// A row of the `stats_buckets` query.
+fn bucket(row: &PgRow) -> Result<StatsBucket, sqlx::Error> {
+    Ok(StatsBucket {
+        namespace: row.try_get("namespace")?,
+        action_type: row.try_get("actionType")?,
+        status: status(row)?,
+        dry_run: row.try_get("dryRun")?,
+        count: count(row, "rows")?,
+        duration_ms_sum: row.try_get("duration_ms_sum")?,
+        duration_count: count(row, "duration_count")?,
+    })
+}
+
+/// The `status` column (its CHECK constraint admits only the five spellings).
+fn status(row: &PgRow) -> Result<AuditStatus, sqlx::Error> {
+    let spelling: String = row.try_get("status")?;
+    spelling.parse().map_err(|e| sqlx::Error::ColumnDecode {
+        index: "status".into(),
+        source: Box::new(e),
+    })
+}
+
+/// A `count(*)` column (a bigint, never negative).
+fn count(row: &PgRow, column: &str) -> Result<u64, sqlx::Error> {
+    let n: i64 = row.try_get(column)?;
+    u64::try_from(n).map_err(|e| sqlx::Error::ColumnDecode {
+        index: column.into(),
+        source: Box::new(e),
+    })
 }
 
 /// Runs one sqlx call within [`OPERATION_TIMEOUT`], mapping every failure to
