@@ -7,6 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
+
 use crate::store::Budget;
 
 /// Default listen address (`EXECUTOR_BIND`).
@@ -99,6 +102,38 @@ impl Secrets {
     }
 }
 
+/// Shortest `EXECUTOR_ADMIN_TOKEN` accepted: long enough that guessing is hopeless.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 32;
+
+/// `EXECUTOR_ADMIN_TOKEN`, the bearer token of the audit API. Only its SHA-256 digest is
+/// kept: [`AdminToken::verify`] compares digests in constant time, so neither the token's
+/// bytes nor its length leak through timing, and no `Debug` or log can print it.
+#[derive(Clone)]
+pub struct AdminToken {
+    digest: [u8; 32],
+}
+
+impl AdminToken {
+    /// The token `token` (validation is [`Config::from_lookup`]'s job).
+    pub fn new(token: &str) -> Self {
+        AdminToken {
+            digest: Sha256::digest(token.as_bytes()).into(),
+        }
+    }
+
+    /// Whether `presented` is the token, in time independent of where they differ.
+    pub fn verify(&self, presented: &str) -> bool {
+        let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        bool::from(self.digest.ct_eq(&presented))
+    }
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
+}
+
 /// How the executor is configured.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -129,6 +164,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// `EXECUTOR_TOKEN_LEEWAY_SECONDS`: clock skew tolerated on token expiry.
     pub token_leeway: Duration,
+    /// `EXECUTOR_ADMIN_TOKEN`: the bearer token of the audit API (`/executor/audit`,
+    /// `/executor/stats`); unset, those endpoints are off (404).
+    pub admin_token: Option<AdminToken>,
 }
 
 impl Config {
@@ -197,8 +235,34 @@ impl Config {
             requests_per_second: number(&get, "EXECUTOR_REQUESTS_PER_SECOND", 50, 1..=1_000_000)?,
             request_timeout: seconds(&get, "EXECUTOR_REQUEST_TIMEOUT_SECONDS", 30, 1..=600)?,
             token_leeway: seconds(&get, "EXECUTOR_TOKEN_LEEWAY_SECONDS", 5, 0..=300)?,
+            admin_token: get("EXECUTOR_ADMIN_TOKEN")
+                .map(|raw| admin_token(&raw))
+                .transpose()?,
         })
     }
+}
+
+/// Validates `EXECUTOR_ADMIN_TOKEN` (surrounding whitespace, e.g. the newline of a secret
+/// file, is dropped). Visible ASCII only: anything else could never be sent in an
+/// `Authorization` header, so such a token would lock everyone out. The message never
+/// echoes the value.
+fn admin_token(raw: &str) -> Result<AdminToken, ConfigError> {
+    let token = raw.trim();
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(err(
+            "EXECUTOR_ADMIN_TOKEN",
+            "expected visible ASCII characters only (no spaces), e.g. `openssl rand -hex 32`",
+        ));
+    }
+    if token.len() < MIN_ADMIN_TOKEN_LEN {
+        return Err(err(
+            "EXECUTOR_ADMIN_TOKEN",
+            format!(
+                "too short: at least {MIN_ADMIN_TOKEN_LEN} characters, e.g. `openssl rand -hex 32`"
+            ),
+        ));
+    }
+    Ok(AdminToken::new(token))
 }
 
 fn parse_client_secrets(raw: &str) -> Result<Vec<(String, Vec<u8>)>, ConfigError> {
@@ -401,12 +465,38 @@ mod tests {
             ("EXECUTOR_CLIENT_SECRETS", "ai-engine"),
             ("EXECUTOR_CLIENT_SECRETS", "a=x,a=y"),
             ("DATABASE_MAX_CONNECTIONS", "0"),
+            ("EXECUTOR_ADMIN_TOKEN", "too-short"),
+            (
+                "EXECUTOR_ADMIN_TOKEN",
+                "has a space 0123456789abcdef0123456789",
+            ),
         ] {
             let e = config(&[(var, value)]).unwrap_err();
             assert_eq!(e.var, var, "{value}");
         }
         let missing = Config::from_lookup(|_| None, KEYS).unwrap_err();
         assert_eq!(missing.var, "DATABASE_URL");
+    }
+
+    #[test]
+    fn the_admin_token_is_optional_and_never_shown() {
+        // Arrange
+        let token = "0123456789abcdef0123456789abcdef-admin";
+
+        // Act
+        let off = config(&[]).unwrap();
+        let on = config(&[("EXECUTOR_ADMIN_TOKEN", &format!("{token}\n"))]).unwrap();
+        let short = config(&[("EXECUTOR_ADMIN_TOKEN", "hunter2hunter2")]).unwrap_err();
+
+        // Assert
+        assert!(off.admin_token.is_none());
+        let admin = on.admin_token.as_ref().unwrap();
+        assert!(admin.verify(token));
+        assert!(!admin.verify(&token[1..]));
+        assert!(!admin.verify(""));
+        assert!(!format!("{on:?}").contains(token));
+        assert_eq!(short.var, "EXECUTOR_ADMIN_TOKEN");
+        assert!(!short.to_string().contains("hunter2"), "{short}");
     }
 
     #[test]

@@ -88,9 +88,27 @@ pub enum ExecError {
     /// The cluster call failed; status and code come from the failure.
     #[error("{}", .0.message)]
     Cluster(ActionFailure),
-    /// 404: no such route.
+    /// 404: no such route (the audit API too, while `EXECUTOR_ADMIN_TOKEN` is unset).
     #[error("no such endpoint")]
     NotFound,
+    /// 401 (with `WWW-Authenticate: Bearer`): the audit API was called without
+    /// `Authorization: Bearer <EXECUTOR_ADMIN_TOKEN>`.
+    #[error("this endpoint needs Authorization: Bearer <EXECUTOR_ADMIN_TOKEN>")]
+    AdminTokenMissing,
+    /// 401 (RFC 6750 `invalid_token`): the bearer token is not the admin token.
+    #[error("the bearer token is not the admin token")]
+    AdminTokenInvalid,
+    /// 400: a query or path parameter of the audit API is invalid.
+    #[error("{message}")]
+    InvalidQuery {
+        /// What is wrong.
+        message: String,
+        /// The parameter at fault.
+        field: String,
+    },
+    /// 404: no audit row has this id.
+    #[error("no audit record with id {0}")]
+    AuditRecordNotFound(Uuid),
     /// 405: the route exists with another method.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -111,8 +129,11 @@ impl ExecError {
             ExecError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ExecError::InvalidJson { .. }
             | ExecError::UnknownAction(_)
-            | ExecError::InvalidParams { .. } => StatusCode::BAD_REQUEST,
-            ExecError::Signature(_) => StatusCode::UNAUTHORIZED,
+            | ExecError::InvalidParams { .. }
+            | ExecError::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
+            ExecError::Signature(_)
+            | ExecError::AdminTokenMissing
+            | ExecError::AdminTokenInvalid => StatusCode::UNAUTHORIZED,
             ExecError::Token(TokenError::KeysUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
             ExecError::Token(_)
             | ExecError::NotAllowed
@@ -126,7 +147,7 @@ impl ExecError {
             ExecError::Cluster(f) => {
                 StatusCode::from_u16(f.http_status).unwrap_or(StatusCode::BAD_GATEWAY)
             }
-            ExecError::NotFound => StatusCode::NOT_FOUND,
+            ExecError::NotFound | ExecError::AuditRecordNotFound(_) => StatusCode::NOT_FOUND,
             ExecError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ExecError::Timeout => StatusCode::REQUEST_TIMEOUT,
             ExecError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -153,6 +174,10 @@ impl ExecError {
             ExecError::StoreUnavailable => "store_unavailable",
             ExecError::Cluster(f) => f.code,
             ExecError::NotFound => "not_found",
+            ExecError::AdminTokenMissing => "admin_token_missing",
+            ExecError::AdminTokenInvalid => "admin_token_invalid",
+            ExecError::InvalidQuery { .. } => "invalid_query",
+            ExecError::AuditRecordNotFound(_) => "audit_record_not_found",
             ExecError::MethodNotAllowed => "method_not_allowed",
             ExecError::Timeout => "timeout",
             ExecError::Internal(_) => "internal",
@@ -164,6 +189,7 @@ impl ExecError {
             ExecError::InvalidJson { field, .. } | ExecError::InvalidParams { field, .. } => {
                 field.clone()
             }
+            ExecError::InvalidQuery { field, .. } => Some(field.clone()),
             ExecError::UnknownAction(_) => Some("actionType".into()),
             ExecError::Signature(_) => Some("signature".into()),
             ExecError::Token(_) | ExecError::NotAllowed | ExecError::Binding(_) => {
@@ -203,6 +229,20 @@ impl ExecError {
         response
             .extensions_mut()
             .insert(warden_service_kit::ErrorCode(self.code()));
+        // RFC 6750 §3: a bearer challenge with every 401 of the audit API.
+        let challenge = match &self {
+            ExecError::AdminTokenMissing => Some(r#"Bearer realm="warden-executor""#),
+            ExecError::AdminTokenInvalid => {
+                Some(r#"Bearer realm="warden-executor", error="invalid_token""#)
+            }
+            _ => None,
+        };
+        if let Some(challenge) = challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
         if let Some(after) = retry_after {
             // Round up: retrying a fraction of a second early would be refused again.
             let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);

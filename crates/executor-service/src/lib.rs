@@ -11,6 +11,8 @@
 //! - [`config`]: typed configuration from the environment (`.env.example` lists it all).
 //! - [`app`] / [`serve`] / [`run`] (this file): router, layers, start-up and shutdown.
 //! - [`execute`]: the handler and the order of checks.
+//! - [`audit_api`]: `GET /executor/audit`, `/executor/audit/{id}` and `/executor/stats`
+//!   for operators, behind `EXECUTOR_ADMIN_TOKEN` (off without it).
 //! - [`signature`]: the HMAC over the client's own JSON serialisation (four forms).
 //! - [`token`]: decision token verification against the policy service's JWKS.
 //! - [`store`]: the audit store trait; [`store::postgres`] implements it (single use,
@@ -23,6 +25,7 @@
 //! - [`openapi`]: the OpenAPI document at `/openapi.json`.
 
 pub mod actions;
+pub mod audit_api;
 pub mod config;
 pub mod error;
 pub mod execute;
@@ -147,7 +150,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let timeout = state.config().request_timeout;
     let throttle = state.0.throttle.clone();
-    let router = Router::new()
+    let mut router = Router::new()
         .route(
             "/executor/execute",
             post(execute::execute).layer(axum::middleware::from_fn_with_state(
@@ -158,7 +161,12 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::serve_metrics))
-        .route("/openapi.json", get(openapi::serve_openapi))
+        .route("/openapi.json", get(openapi::serve_openapi));
+    if state.config().admin_token.is_some() {
+        // Without its token the audit API does not exist: 404 like any unknown path.
+        router = router.merge(audit_api::routes(&state));
+    }
+    let router = router
         .fallback(|| async { ExecError::NotFound })
         .method_not_allowed_fallback(|| async { ExecError::MethodNotAllowed })
         // Innermost: the body limit, enforced while the body is read (413 as JSON).
@@ -278,6 +286,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("KUBECONFIG: no usable Kubernetes configuration: {e:#}"))?;
     let verifier = DecisionVerifier::from_policy_url(&config.policy_url, config.token_leeway).await;
     let bind = config.bind;
+    if config.admin_token.is_none() {
+        tracing::info!(
+            "EXECUTOR_ADMIN_TOKEN is not set: the audit API (/executor/audit, /executor/stats) is off"
+        );
+    }
     if config.dry_run {
         tracing::warn!(
             "EXECUTOR_DRY_RUN=true: every action is a server-side dry run; nothing changes"

@@ -8,7 +8,7 @@
 //! | `warden_executor_signature_refusals_total` | `code` | bad or malformed HMAC signatures |
 //! | `warden_executor_token_refusals_total` | `code` | decision tokens refused (signature, expiry, binding, not allowed) |
 //! | `warden_executor_replays_total` | | decisions presented again after their single use |
-//! | `warden_executor_audit_store_errors_total` | `operation` | audit store calls that failed (`begin`, `reject`, `finish`) |
+//! | `warden_executor_audit_store_errors_total` | `operation` | audit store calls that failed (`begin`, `reject`, `finish`; the audit API's `list`, `get`, `stats`) |
 //! | `warden_executor_errors_total` | `code` | error answers by their `code` |
 //! | `warden_executor_http_requests_total` | `route`, `status` | every answer, by route template (`unmatched` for unknown paths) |
 //! | `warden_executor_http_request_duration_seconds` | `route` | time to answer |

@@ -3,8 +3,12 @@
 //! copy in `openapi/executor-service.json` in step with the code.
 
 use axum::Json;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 use warden_protocol::{ExecuteRequest, ExecuteResponse};
+
+use crate::audit_api::{AuditPage, Figures, Stats};
+use crate::store::{AuditRecord, AuditStatus};
 
 /// The document's root.
 #[derive(OpenApi)]
@@ -16,14 +20,40 @@ use warden_protocol::{ExecuteRequest, ExecuteResponse};
     ),
     paths(
         crate::execute::execute,
+        crate::audit_api::list,
+        crate::audit_api::get_record,
+        crate::audit_api::stats,
         crate::healthz,
         crate::readyz,
         crate::metrics::serve_metrics,
         serve_openapi,
     ),
-    components(schemas(ExecuteRequest, ExecuteResponse))
+    components(schemas(
+        ExecuteRequest,
+        ExecuteResponse,
+        AuditPage,
+        AuditRecord,
+        AuditStatus,
+        Stats,
+        Figures
+    )),
+    modifiers(&AdminTokenScheme)
 )]
 pub struct ApiDoc;
+
+/// The `adminToken` security scheme of the audit API: `Authorization: Bearer
+/// <EXECUTOR_ADMIN_TOKEN>`.
+struct AdminTokenScheme;
+
+impl Modify for AdminTokenScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut bearer = Http::new(HttpAuthScheme::Bearer);
+        bearer.description =
+            Some("EXECUTOR_ADMIN_TOKEN; unset, the audit endpoints are off (404)".to_owned());
+        components.add_security_scheme("adminToken", SecurityScheme::Http(bearer));
+    }
+}
 
 /// `GET /openapi.json`.
 #[utoipa::path(

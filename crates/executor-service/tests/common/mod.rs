@@ -27,6 +27,9 @@ use warden_test_support::FakeKube;
 /// The HMAC secret of every client in these tests.
 pub const SECRET: &str = "test-secret-0123456789abcdef-0123456789";
 
+/// The `EXECUTOR_ADMIN_TOKEN` of tests that turn the audit API on.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef-0123456789";
+
 /// A running executor (in-process router), its fake cluster and its database.
 pub struct Harness {
     pub state: AppState,
@@ -96,7 +99,16 @@ impl Harness {
         &self,
         store: Arc<dyn executor_service::store::AuditStore>,
     ) -> AppState {
-        Harness::build(store, &self.kube, &self.signer, &[])
+        self.state_with_store_and(store, &[])
+    }
+
+    /// Like [`Harness::state_with_store`], with configuration `overrides`.
+    pub fn state_with_store_and(
+        &self,
+        store: Arc<dyn executor_service::store::AuditStore>,
+        overrides: &[(&str, &str)],
+    ) -> AppState {
+        Harness::build(store, &self.kube, &self.signer, overrides)
     }
 
     fn build(
@@ -165,6 +177,12 @@ impl Harness {
             SignatureForm::JsInsertion,
             SECRET,
         )
+    }
+
+    /// `GET path` on this harness's executor with the admin token ([`ADMIN_TOKEN`], which
+    /// the harness must have been configured with for the audit API to exist).
+    pub async fn admin_get(&self, path: &str) -> Answer {
+        get_on(&self.state, path, Some(ADMIN_TOKEN)).await
     }
 
     /// `POST /executor/execute` with `body` on this harness's executor.
@@ -250,6 +268,15 @@ pub async fn execute_on(state: &AppState, body: &str) -> Answer {
         .body(Body::from(body.to_owned()))
         .unwrap();
     send(state, request).await
+}
+
+/// `GET path` through `state`'s router, with `Authorization: Bearer <token>` when given.
+pub async fn get_on(state: &AppState, path: &str, token: Option<&str>) -> Answer {
+    let mut request = Request::get(path);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    send(state, request.body(Body::empty()).unwrap()).await
 }
 
 /// Sends any request through `state`'s router.
