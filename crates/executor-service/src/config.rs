@@ -193,7 +193,7 @@ impl Config {
         let database_url = get("DATABASE_URL").ok_or_else(|| {
             err(
                 "DATABASE_URL",
-                "required: the Postgres audit store, e.g. postgres://user@host/warden",
+                "required: the audit store, postgres://user@host/warden (production) or sqlite://data/warden.db (one node)",
             )
         })?;
         let default_secret = lookup("JWT_SECRET")

@@ -326,7 +326,13 @@ async fn run_audited(
             return Err(ExecError::StoreUnavailable);
         }
     }
-    let outcome = prepared.run(state.cluster(), attempt.dry_run).await;
+    let outcome = match state.cluster() {
+        Some(cluster) => prepared.run(cluster, attempt.dry_run).await,
+        None => Ok(offline_plan(
+            attempt.action_type.as_deref().unwrap_or_default(),
+            prepared.target(),
+        )),
+    };
     let completion = match &outcome {
         Ok(result) => Completion {
             status: AuditStatus::Succeeded,
@@ -449,4 +455,16 @@ fn record_claims(attempt: &mut Attempt, value: &Value) {
 
 fn truncate(s: &str) -> String {
     s.chars().take(256).collect()
+}
+
+/// The result of an attempt when no cluster is configured (always a dry run): what would
+/// have been sent, and a plain statement that nothing was.
+fn offline_plan(action: &str, target: &crate::actions::Target) -> serde_json::Value {
+    serde_json::json!({
+        "dryRun": true,
+        "cluster": "none",
+        "action": action,
+        "target": {"namespace": target.namespace, "kind": target.kind, "name": target.name},
+        "message": "no Kubernetes cluster is configured: every check passed and the attempt is audited, but nothing was sent",
+    })
 }

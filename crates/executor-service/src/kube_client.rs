@@ -43,6 +43,12 @@ pub fn client_for_url(url: &str, timeout: Duration) -> anyhow::Result<kube::Clie
     build(kube::Config::new(uri), timeout)
 }
 
+/// A client from an already inferred `config` (to report where it points first), with the
+/// same timeouts and retries off.
+pub fn client_from_config(config: kube::Config, timeout: Duration) -> anyhow::Result<kube::Client> {
+    build(config, timeout)
+}
+
 /// Applies the executor's settings to `config` and builds the client.
 fn build(mut config: kube::Config, timeout: Duration) -> anyhow::Result<kube::Client> {
     // Never re-send a request on 429/503/504: see the module docs.

@@ -66,7 +66,9 @@ struct Shared {
     store: Arc<dyn AuditStore>,
     verifier: DecisionVerifier,
     registry: Registry,
-    cluster: Cluster,
+    /// `None`: no cluster is configured; every attempt is a dry run answered without any
+    /// API call (see [`AppState::without_cluster`]).
+    cluster: Option<Cluster>,
     limits: Limits,
     throttle: Throttle,
     metrics: metrics::Metrics,
@@ -90,12 +92,36 @@ impl AppState {
         registry: Registry,
         client: kube::Client,
     ) -> Self {
-        let limits = Limits {
-            max_replicas: config.max_replicas,
-        };
         let cluster = Cluster {
             client,
             timeout: config.kube_timeout,
+        };
+        Self::build(config, store, verifier, registry, Some(cluster))
+    }
+
+    /// State for an executor without a cluster (`cargo run` on a laptop without a
+    /// kubeconfig): every request runs every check and is audited as a dry run, and the
+    /// answer describes what would have been sent, since there is no API server to run a
+    /// server-side dry run against. `EXECUTOR_DRY_RUN` is forced on.
+    pub fn without_cluster(
+        mut config: Config,
+        store: Arc<dyn AuditStore>,
+        verifier: DecisionVerifier,
+        registry: Registry,
+    ) -> Self {
+        config.dry_run = true;
+        Self::build(config, store, verifier, registry, None)
+    }
+
+    fn build(
+        config: Config,
+        store: Arc<dyn AuditStore>,
+        verifier: DecisionVerifier,
+        registry: Registry,
+        cluster: Option<Cluster>,
+    ) -> Self {
+        let limits = Limits {
+            max_replicas: config.max_replicas,
         };
         let throttle = Throttle::new(config.requests_per_second);
         AppState(Arc::new(Shared {
@@ -130,9 +156,9 @@ impl AppState {
         &self.0.registry
     }
 
-    /// The cluster client and its deadline.
-    pub fn cluster(&self) -> &Cluster {
-        &self.0.cluster
+    /// The cluster client and its deadline; `None` without a cluster.
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.0.cluster.as_ref()
     }
 
     /// Validation limits.
@@ -214,6 +240,7 @@ pub async fn readyz(State(state): State<AppState>) -> axum::response::Response {
         "auditStore": if store.is_ok() { "ok" } else { "unavailable" },
         "policyKeys": if keys { "ok" } else { "unavailable" },
         "dryRun": state.config().dry_run,
+        "cluster": if state.cluster().is_some() { "configured" } else { "none" },
         "actions": state.registry().names().iter().map(|(n, _)| *n).collect::<Vec<_>>(),
     });
     let status = if ready {
@@ -267,11 +294,15 @@ async fn housekeeping(state: AppState) {
     }
 }
 
-/// Runs the service as configured until SIGTERM or Ctrl-C.
-pub async fn run(config: Config) -> anyhow::Result<()> {
-    let registry = Registry::with_builtins();
-    for weak in config.secrets.weak() {
-        tracing::warn!(secret = %weak, "HMAC secret is shorter than 32 bytes; use a longer random secret");
+/// Opens the audit store `DATABASE_URL` names and applies its migrations: Postgres
+/// (`postgres://`, the production store) or an embedded SQLite file (`sqlite:`, for a
+/// single node).
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn AuditStore>> {
+    if store::sqlite::is_sqlite_url(&config.database_url) {
+        let store = store::sqlite::SqliteStore::open(&config.database_url)
+            .await
+            .map_err(|e| anyhow::anyhow!("DATABASE_URL: {e:#}"))?;
+        return Ok(Arc::new(store));
     }
     let store =
         store::postgres::PgStore::connect(&config.database_url, config.database_max_connections)
@@ -281,9 +312,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .migrate()
         .await
         .map_err(|e| anyhow::anyhow!("DATABASE_URL: migrations failed: {e}"))?;
-    let client = kube_client::client_from_env(config.kube_timeout)
-        .await
-        .map_err(|e| anyhow::anyhow!("KUBECONFIG: no usable Kubernetes configuration: {e:#}"))?;
+    Ok(Arc::new(store))
+}
+
+/// Everything before serving: opens the store, loads the policy service's keys, reconciles
+/// interrupted rows and binds `EXECUTOR_BIND`. `client: None` runs without a cluster
+/// (see [`AppState::without_cluster`]).
+pub async fn prepare(
+    config: Config,
+    client: Option<kube::Client>,
+) -> anyhow::Result<(TcpListener, AppState)> {
+    let registry = Registry::with_builtins();
+    for weak in config.secrets.weak() {
+        tracing::warn!(secret = %weak, "HMAC secret is shorter than 32 bytes; use a longer random secret");
+    }
+    let store = open_store(&config).await?;
     let verifier = DecisionVerifier::from_policy_url(&config.policy_url, config.token_leeway).await;
     let bind = config.bind;
     if config.admin_token.is_none() {
@@ -291,12 +334,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             "EXECUTOR_ADMIN_TOKEN is not set: the audit API (/executor/audit, /executor/stats) is off"
         );
     }
-    if config.dry_run {
+    let state = match client {
+        Some(client) => AppState::new(config, store, verifier, registry, client),
+        None => {
+            tracing::warn!(
+                "no Kubernetes cluster configured: every action is a dry run answered by the executor; nothing is sent anywhere"
+            );
+            AppState::without_cluster(config, store, verifier, registry)
+        }
+    };
+    if state.config().dry_run && state.cluster().is_some() {
         tracing::warn!(
             "EXECUTOR_DRY_RUN=true: every action is a server-side dry run; nothing changes"
         );
     }
-    let state = AppState::new(config, Arc::new(store), verifier, registry, client);
     match state
         .store()
         .reconcile_pending(interrupted_after(state.config()))
@@ -310,6 +361,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("EXECUTOR_BIND: cannot listen on {bind}: {e}"))?;
     tracing::info!(address = %listener.local_addr()?, "executor listening");
+    Ok((listener, state))
+}
+
+/// Runs the service as configured until SIGTERM or Ctrl-C.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let client = kube_client::client_from_env(config.kube_timeout)
+        .await
+        .map_err(|e| anyhow::anyhow!("KUBECONFIG: no usable Kubernetes configuration: {e:#}"))?;
+    let (listener, state) = prepare(config, Some(client)).await?;
     serve(listener, state, shutdown_signal()).await?;
     Ok(())
 }

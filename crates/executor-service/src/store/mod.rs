@@ -11,6 +11,7 @@
 //! figures are computed in shared code, [`crate::audit_api::Stats`]).
 
 pub mod postgres;
+pub mod sqlite;
 
 use std::time::Duration;
 

@@ -111,14 +111,32 @@ impl Harness {
         Harness::build(store, &self.kube, &self.signer, overrides)
     }
 
+    /// This harness's executor without a cluster (as `cargo run` without a kubeconfig),
+    /// on `store`.
+    pub fn state_without_cluster(
+        &self,
+        store: Arc<dyn executor_service::store::AuditStore>,
+    ) -> AppState {
+        AppState::without_cluster(
+            config(&[]),
+            store,
+            Harness::verifier(&self.signer),
+            Registry::with_builtins(),
+        )
+    }
+
+    fn verifier(signer: &DecisionSigner) -> DecisionVerifier {
+        let jwks = serde_json::from_value(serde_json::to_value(signer.jwks()).unwrap()).unwrap();
+        DecisionVerifier::from_jwks(&jwks, Duration::from_secs(5))
+    }
+
     fn build(
         store: Arc<dyn executor_service::store::AuditStore>,
         kube: &FakeKube,
         signer: &DecisionSigner,
         overrides: &[(&str, &str)],
     ) -> AppState {
-        let jwks = serde_json::from_value(serde_json::to_value(signer.jwks()).unwrap()).unwrap();
-        let verifier = DecisionVerifier::from_jwks(&jwks, Duration::from_secs(5));
+        let verifier = Harness::verifier(signer);
         let client =
             executor_service::kube_client::client_for_url(&kube.url(), Duration::from_secs(2))
                 .unwrap();
