@@ -182,14 +182,21 @@ async fn wait_for(mut stop: tokio::sync::watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
-/// Runs the service as configured until SIGTERM or Ctrl-C.
-pub async fn run(config: Config) -> anyhow::Result<()> {
-    let state = AppState::from_config(&config)?;
-    announce(&config, &state);
+/// Everything before serving: loads the policy and the signing key, says at start-up what
+/// mode the service runs in, and binds `POLICY_BIND`.
+pub async fn prepare(config: &Config) -> anyhow::Result<(TcpListener, AppState)> {
+    let state = AppState::from_config(config)?;
+    announce(config, &state);
     let listener = TcpListener::bind(config.bind)
         .await
         .map_err(|e| anyhow::anyhow!("POLICY_BIND: cannot listen on {}: {e}", config.bind))?;
     tracing::info!(address = %listener.local_addr()?, "policy service listening");
+    Ok((listener, state))
+}
+
+/// Runs the service as configured until SIGTERM or Ctrl-C.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let (listener, state) = prepare(&config).await?;
     serve(listener, state, config.reload_interval, shutdown_signal()).await?;
     Ok(())
 }

@@ -1,0 +1,315 @@
+//! `cargo run` at the repository root: the policy service and the executor in one process,
+//! on the seed's ports, with defaults that need nothing installed.
+//!
+//! What differs from running the two production binaries (`policy-service`,
+//! `executor-service`), and only when the variable is not set:
+//!
+//! | Variable | Default here | Why |
+//! |---|---|---|
+//! | `POLICY_BIND`, `EXECUTOR_BIND` | `127.0.0.1:3000`, `127.0.0.1:4000` | a trial on a laptop is not exposed to the network |
+//! | `POLICY_URL` | the policy service of this process | |
+//! | `DATABASE_URL` | `sqlite://data/warden.db` | the embedded audit store; `postgres://…` switches to Postgres |
+//! | `JWT_SECRET` | 32 random bytes, printed once in the banner | so the walk-through can sign |
+//! | cluster | none (every action a dry run) unless `KUBECONFIG`, `~/.kube/config` or an in-cluster ServiceAccount is found | nothing is touched by accident |
+//!
+//! Everything else (and `.env`) is read exactly as the two services read it.
+//!
+//! # Layout
+//! - [`Settings`]: both configurations with the defaults above ([`Settings::from_lookup`]).
+//! - [`connect_cluster`]: finds a cluster, or decides there is none.
+//! - [`banner`]: what is printed once both services listen.
+//! - [`run`]: starts both and serves until SIGTERM or Ctrl-C.
+//! - `src/main.rs`: the thin binary.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rand_core::{OsRng, RngCore as _};
+
+/// Policy service address of `cargo run`.
+pub const DEFAULT_POLICY_BIND: &str = "127.0.0.1:3000";
+/// Executor address of `cargo run`.
+pub const DEFAULT_EXECUTOR_BIND: &str = "127.0.0.1:4000";
+/// The embedded audit store of `cargo run`.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/warden.db";
+
+/// Both services' configurations, with `cargo run`'s defaults applied.
+#[derive(Debug)]
+pub struct Settings {
+    /// The policy service's configuration.
+    pub policy: policy_service::config::Config,
+    /// The executor's configuration.
+    pub executor: executor_service::config::Config,
+    /// The `JWT_SECRET` generated for this run, when none was set (to print once).
+    pub generated_secret: Option<String>,
+}
+
+/// A setting that cannot be used; the message names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SettingsError(String);
+
+impl Settings {
+    /// Reads both configurations through `lookup` (the environment), filling in the
+    /// defaults of the table in the crate documentation.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
+        let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let generated_secret = match set("JWT_SECRET") {
+            Some(_) => None,
+            None => Some(random_secret()),
+        };
+        let with_defaults = |name: &str| -> Option<String> {
+            set(name).or_else(|| match name {
+                "POLICY_BIND" => Some(DEFAULT_POLICY_BIND.to_owned()),
+                "EXECUTOR_BIND" => Some(DEFAULT_EXECUTOR_BIND.to_owned()),
+                "DATABASE_URL" => Some(DEFAULT_DATABASE_URL.to_owned()),
+                "JWT_SECRET" => generated_secret.clone(),
+                _ => None,
+            })
+        };
+        let policy = policy_service::config::Config::from_lookup(with_defaults)
+            .map_err(|e| SettingsError(e.to_string()))?;
+        let policy_url = format!("http://{}", reachable(policy.bind));
+        let executor_lookup = |name: &str| match name {
+            "POLICY_URL" => set(name).or_else(|| Some(policy_url.clone())),
+            _ => with_defaults(name),
+        };
+        let keys: Vec<&str> = executor_service::actions::Registry::with_builtins()
+            .names()
+            .into_iter()
+            .map(|(_, key)| key)
+            .collect();
+        let executor = executor_service::config::Config::from_lookup(executor_lookup, &keys)
+            .map_err(|e| SettingsError(e.to_string()))?;
+        Ok(Settings {
+            policy,
+            executor,
+            generated_secret,
+        })
+    }
+}
+
+/// 32 random bytes, hex: a full-strength HMAC-SHA256 key.
+fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// An address a local client can connect to: a wildcard bind is reached on loopback.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        let loopback = match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        };
+        SocketAddr::new(loopback, addr.port())
+    } else {
+        addr
+    }
+}
+
+/// The cluster the executor acts on, if any.
+pub struct ClusterChoice {
+    /// The client; `None` runs every action as a dry run answered by the executor.
+    pub client: Option<kube::Client>,
+    /// Where it points, for the banner (`none` without a cluster).
+    pub description: String,
+}
+
+/// Finds a cluster as the Kubernetes tools do (`KUBECONFIG`, `~/.kube/config`, in-cluster
+/// ServiceAccount). None found means no cluster. A `KUBECONFIG` that is set but unusable is
+/// an error, not a silent fall back to no cluster.
+pub async fn connect_cluster(
+    kubeconfig_set: bool,
+    timeout: Duration,
+) -> anyhow::Result<ClusterChoice> {
+    match kube::Config::infer().await {
+        Ok(config) => {
+            let description = config.cluster_url.to_string();
+            let client = executor_service::kube_client::client_from_config(config, timeout)?;
+            Ok(ClusterChoice {
+                client: Some(client),
+                description,
+            })
+        }
+        Err(err) if kubeconfig_set => Err(anyhow::anyhow!(
+            "KUBECONFIG is set but no usable configuration was found: {err}"
+        )),
+        Err(_) => Ok(ClusterChoice {
+            client: None,
+            description: "none".to_owned(),
+        }),
+    }
+}
+
+/// What is printed once both services listen: where they are, what runs in which mode,
+/// and the commands to try.
+pub fn banner(
+    settings: &Settings,
+    policy: SocketAddr,
+    executor: SocketAddr,
+    cluster: &ClusterChoice,
+) -> String {
+    let (policy, executor) = (reachable(policy), reachable(executor));
+    let identity = if settings.policy.api_keys.is_some() {
+        "API keys required"
+    } else {
+        "development mode: no API keys, callers name themselves"
+    };
+    let store = if executor_service::store::sqlite::is_sqlite_url(&settings.executor.database_url) {
+        settings.executor.database_url.clone()
+    } else {
+        "Postgres (DATABASE_URL)".to_owned()
+    };
+    let cluster_line = match &cluster.client {
+        None => {
+            "none: every action is a dry run, nothing is sent (set KUBECONFIG to act)".to_owned()
+        }
+        Some(_) if settings.executor.dry_run => {
+            format!(
+                "{} (EXECUTOR_DRY_RUN=true: server-side dry runs)",
+                cluster.description
+            )
+        }
+        Some(_) => format!(
+            "{} (LIVE: actions change this cluster)",
+            cluster.description
+        ),
+    };
+    let secret = match &settings.generated_secret {
+        Some(secret) => format!(
+            "{secret}\n                   (generated for this run: clients sign with it; set JWT_SECRET to keep one)"
+        ),
+        None => "from the environment".to_owned(),
+    };
+    format!(
+        r#"
+Warden is running (one process, embedded defaults)
+  policy service   http://{policy}   {file} ({identity})
+  executor         http://{executor}   audit store: {store}
+  cluster          {cluster_line}
+  JWT_SECRET       {secret}
+
+Try it:
+  curl -s {policy}/readyz
+  curl -s {policy}/api/v1/policy/evaluate -H 'content-type: application/json' \
+    -d '{{"action":"restart_pod","resource":"pod:api-pod-12345","type":"self_healing",
+         "context":{{"userId":"ai-engine","role":"service","metadata":{{"severity":"high"}}}}}}'
+  curl -s {executor}/readyz
+The README's walk-through signs and executes that decision step by step.
+"#,
+        file = settings.policy.policy_file.display(),
+    )
+}
+
+/// Starts both services and serves until SIGTERM or Ctrl-C (each drains its open requests).
+pub async fn run(settings: Settings, cluster: ClusterChoice) -> anyhow::Result<()> {
+    // The policy service serves before the executor starts: the executor fetches its keys
+    // at start-up.
+    let (policy_listener, policy_state) = policy_service::prepare(&settings.policy).await?;
+    let policy_addr = policy_listener.local_addr()?;
+    let policy = tokio::spawn(policy_service::serve(
+        policy_listener,
+        policy_state,
+        settings.policy.reload_interval,
+        policy_service::shutdown_signal(),
+    ));
+    let (executor_listener, executor_state) =
+        executor_service::prepare(settings.executor.clone(), cluster.client.clone()).await?;
+    let executor_addr = executor_listener.local_addr()?;
+    println!(
+        "{}",
+        banner(&settings, policy_addr, executor_addr, &cluster)
+    );
+    let executor = executor_service::serve(
+        executor_listener,
+        executor_state,
+        executor_service::shutdown_signal(),
+    );
+    let (policy, executor) = tokio::join!(policy, executor);
+    executor?;
+    policy??;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let env: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn nothing_set_gives_the_embedded_defaults() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.policy.bind, DEFAULT_POLICY_BIND.parse().unwrap());
+        assert_eq!(s.executor.bind, DEFAULT_EXECUTOR_BIND.parse().unwrap());
+        assert_eq!(s.executor.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(s.executor.policy_url, "http://127.0.0.1:3000");
+        let secret = s.generated_secret.unwrap();
+        assert_eq!(secret.len(), 64);
+        assert_eq!(
+            s.executor.secrets.for_client("ai-engine"),
+            secret.as_bytes()
+        );
+    }
+
+    #[test]
+    fn set_variables_win() {
+        let s = settings(&[
+            ("POLICY_BIND", "0.0.0.0:3100"),
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1/warden"),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ])
+        .unwrap();
+        assert_eq!(s.executor.policy_url, "http://127.0.0.1:3100");
+        assert_eq!(
+            s.executor.database_url,
+            "postgres://postgres@127.0.0.1/warden"
+        );
+        assert!(s.generated_secret.is_none());
+        let s = settings(&[("POLICY_URL", "http://policy:3000")]).unwrap();
+        assert_eq!(s.executor.policy_url, "http://policy:3000");
+    }
+
+    #[test]
+    fn a_bad_setting_names_its_variable() {
+        let err = settings(&[("EXECUTOR_MAX_REPLICAS", "many")]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("EXECUTOR_MAX_REPLICAS"),
+            "{err}"
+        );
+        let err = settings(&[("POLICY_BIND", "nowhere")]).unwrap_err();
+        assert!(err.to_string().starts_with("POLICY_BIND"), "{err}");
+    }
+
+    #[test]
+    fn the_banner_says_what_runs_and_shows_the_secret_once() {
+        let s = settings(&[]).unwrap();
+        let none = ClusterChoice {
+            client: None,
+            description: "none".into(),
+        };
+        let text = banner(
+            &s,
+            "127.0.0.1:3000".parse().unwrap(),
+            "0.0.0.0:4000".parse().unwrap(),
+            &none,
+        );
+        let secret = s.generated_secret.as_deref().unwrap();
+        assert_eq!(text.matches(secret).count(), 1);
+        assert!(text.contains("http://127.0.0.1:4000"));
+        assert!(text.contains("every action is a dry run"));
+        assert!(text.contains("sqlite://data/warden.db"));
+        assert!(text.contains("/api/v1/policy/evaluate"));
+    }
+}
