@@ -346,3 +346,144 @@ async fn without_a_cluster_every_attempt_is_an_audited_dry_run(pool: PgPool) {
     assert_eq!(all.len(), 1);
     assert_eq!((all[0].1.as_str(), all[0].3), ("succeeded", true));
 }
+
+/// The same attempts written to a Postgres store and a SQLite store.
+async fn same_history(stores: [&dyn AuditStore; 2]) {
+    let roomy = common_store::roomy();
+    let mut n = 0;
+    for (who, action, namespace) in [
+        ("ai-engine", "restart_pod", "default"),
+        ("ai-engine", "scale_deployment", "production"),
+        ("ops-bot", "restart_pod", "production"),
+        ("ai-engine", "restart_pod", "staging"),
+    ] {
+        for outcome in [
+            Some(AuditStatus::Succeeded),
+            Some(AuditStatus::Failed),
+            Some(AuditStatus::Unknown),
+            None, // refused
+        ] {
+            n += 1;
+            let mut a = attempt(&format!("decision-{n}"));
+            a.id = Uuid::now_v7();
+            a.requested_by = Some(who.into());
+            a.action_type = Some(action.into());
+            a.namespace = Some(namespace.into());
+            a.dry_run = n % 5 == 0;
+            for store in stores {
+                match outcome {
+                    None => store
+                        .reject(&a, "bad_signature", "no", Duration::from_millis(n))
+                        .await
+                        .unwrap(),
+                    Some(status) => {
+                        assert_eq!(store.begin(&a, &roomy).await.unwrap(), Begin::Started);
+                        let done = Completion {
+                            status,
+                            duration: Duration::from_millis(10 * n),
+                            ..succeeded()
+                        };
+                        store.finish(a.id, &done).await.unwrap();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What two stores must agree on: everything but the times they stamped.
+fn comparable(records: Vec<executor_service::store::AuditRecord>) -> Vec<serde_json::Value> {
+    records
+        .into_iter()
+        .map(|r| {
+            let mut v = serde_json::to_value(r).unwrap();
+            let o = v.as_object_mut().unwrap();
+            o.remove("createdAt");
+            o.remove("updatedAt");
+            v
+        })
+        .collect()
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn both_stores_read_back_the_same_audit_log(pool: PgPool) {
+    use executor_service::store::postgres::PgStore;
+    use executor_service::store::{AuditCursor, AuditQuery};
+    // Arrange
+    let postgres = PgStore::from_pool(pool);
+    let (sqlite, _dir) = store().await;
+    same_history([&postgres, &sqlite]).await;
+    let queries = [
+        AuditQuery {
+            limit: 100,
+            ..AuditQuery::default()
+        },
+        AuditQuery {
+            requested_by: Some("ai-engine".into()),
+            status: Some(AuditStatus::Succeeded),
+            limit: 100,
+            ..AuditQuery::default()
+        },
+        AuditQuery {
+            action_type: Some("restart_pod".into()),
+            namespace: Some("production".into()),
+            limit: 100,
+            ..AuditQuery::default()
+        },
+    ];
+
+    // Act + Assert: every filter, and paging three rows at a time.
+    for query in &queries {
+        let (a, b) = (
+            postgres.list(query).await.unwrap(),
+            sqlite.list(query).await.unwrap(),
+        );
+        assert!(!a.is_empty());
+        assert_eq!(comparable(a), comparable(b), "{query:?}");
+    }
+    let mut pages: [Vec<Uuid>; 2] = [Vec::new(), Vec::new()];
+    for (i, s) in [&postgres as &dyn AuditStore, &sqlite]
+        .into_iter()
+        .enumerate()
+    {
+        let mut after: Option<AuditCursor> = None;
+        loop {
+            let page = s
+                .list(&AuditQuery {
+                    limit: 3,
+                    after,
+                    ..AuditQuery::default()
+                })
+                .await
+                .unwrap();
+            let Some(last) = page.last() else { break };
+            after = Some(AuditCursor::of(last));
+            pages[i].extend(page.iter().map(|r| r.id));
+        }
+    }
+    assert_eq!(pages[0].len(), 16);
+    assert_eq!(pages[0], pages[1]);
+    let one = pages[0][4];
+    assert_eq!(
+        comparable(vec![postgres.get(one).await.unwrap().unwrap()]),
+        comparable(vec![sqlite.get(one).await.unwrap().unwrap()])
+    );
+    assert!(sqlite.get(Uuid::now_v7()).await.unwrap().is_none());
+    let (since, until) = (
+        chrono::Utc::now() - chrono::Duration::hours(1),
+        chrono::Utc::now() + chrono::Duration::seconds(1),
+    );
+    let key = |b: &executor_service::store::StatsBucket| {
+        (
+            b.namespace.clone(),
+            b.action_type.clone(),
+            b.status.as_str(),
+            b.dry_run,
+        )
+    };
+    let mut a = postgres.stats_buckets(since, until).await.unwrap();
+    let mut b = sqlite.stats_buckets(since, until).await.unwrap();
+    a.sort_by_key(key);
+    b.sort_by_key(key);
+    assert_eq!(a, b);
+}

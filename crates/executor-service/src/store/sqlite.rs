@@ -21,13 +21,17 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, SecondsFormat, Utc};
-use sqlx::SqliteConnection;
+use sqlx::sqlite::SqliteRow;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{QueryBuilder, Row as _, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
-use super::{Attempt, AuditStatus, AuditStore, Begin, Budget, Completion, StoreError};
+use super::{
+    Attempt, AuditQuery, AuditRecord, AuditStatus, AuditStore, Begin, Budget, Completion,
+    StatsBucket, StoreError,
+};
 
 /// The embedded migrations of the SQLite schema (`migrations-sqlite/`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations-sqlite");
@@ -338,6 +342,101 @@ impl AuditStore for SqliteStore {
         Ok(())
     }
 
+    async fn list(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut sql = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {RECORD_COLUMNS} FROM action_audit_logs WHERE 1"
+        ));
+        if let Some(requested_by) = &query.requested_by {
+            sql.push(r#" AND "requestedBy" = "#).push_bind(requested_by);
+        }
+        if let Some(action_type) = &query.action_type {
+            sql.push(r#" AND "actionType" = "#).push_bind(action_type);
+        }
+        if let Some(namespace) = &query.namespace {
+            sql.push(r#" AND "namespace" = "#).push_bind(namespace);
+        }
+        if let Some(status) = query.status {
+            sql.push(r#" AND "status" = "#).push_bind(status.as_str());
+        }
+        if let Some(since) = query.since {
+            sql.push(r#" AND "createdAt" >= "#)
+                .push_bind(timestamp(since));
+        }
+        if let Some(until) = query.until {
+            sql.push(r#" AND "createdAt" < "#)
+                .push_bind(timestamp(until));
+        }
+        if let Some(after) = query.after {
+            // Fixed-width times and lowercase hyphenated UUIDv7 text both compare as their
+            // values do, so this is the Postgres row comparison.
+            sql.push(r#" AND ("createdAt", "id") < ("#)
+                .push_bind(timestamp(after.created_at))
+                .push(", ")
+                .push_bind(after.id.to_string())
+                .push(")");
+        }
+        sql.push(r#" ORDER BY "createdAt" DESC, "id" DESC LIMIT "#)
+            .push_bind(i64::from(query.limit));
+        let rows = bounded(
+            "list: reading audit rows",
+            sql.build().fetch_all(&self.pool),
+        )
+        .await?;
+        rows.iter()
+            .map(record)
+            .collect::<Result<_, _>>()
+            .context("list: decoding audit rows")
+            .map_err(StoreError::Unavailable)
+    }
+
+    async fn get(&self, id: Uuid) -> Result<Option<AuditRecord>, StoreError> {
+        let sql = format!(r#"SELECT {RECORD_COLUMNS} FROM action_audit_logs WHERE "id" = ?"#);
+        let select = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool);
+        let row = bounded("get: reading an audit row", select).await?;
+        row.as_ref()
+            .map(record)
+            .transpose()
+            .context("get: decoding an audit row")
+            .map_err(StoreError::Unavailable)
+    }
+
+    async fn stats_buckets(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<StatsBucket>, StoreError> {
+        let select = sqlx::query(
+            r#"SELECT "namespace", "actionType", "status", "dryRun",
+                      count(*) AS rows,
+                      COALESCE(sum("durationMs"), 0) AS duration_ms_sum,
+                      count("durationMs") AS duration_count
+               FROM action_audit_logs
+               WHERE "createdAt" >= ? AND "createdAt" < ?
+               GROUP BY "namespace", "actionType", "status", "dryRun""#,
+        )
+        .bind(timestamp(since))
+        .bind(timestamp(until))
+        .fetch_all(&self.pool);
+        let rows = bounded("stats: counting audit rows", select).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StatsBucket {
+                    namespace: row.try_get("namespace")?,
+                    action_type: row.try_get("actionType")?,
+                    status: status(row)?,
+                    dry_run: row.try_get("dryRun")?,
+                    count: count(row, "rows")?,
+                    duration_ms_sum: row.try_get("duration_ms_sum")?,
+                    duration_count: count(row, "duration_count")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .context("stats: decoding counts")
+            .map_err(StoreError::Unavailable)
+    }
+
     async fn reconcile_pending(&self, older_than: Duration) -> Result<u64, StoreError> {
         let now = Utc::now();
         let update = sqlx::query(
@@ -353,6 +452,71 @@ impl AuditStore for SqliteStore {
         let done = bounded("reconcile: marking interrupted rows", update).await?;
         Ok(done.rows_affected())
     }
+}
+
+/// Every column, in the order [`record`] reads them.
+const RECORD_COLUMNS: &str = r#""id", "actionType", "actionParams", "requestedBy", "decisionId",
+    "policyVersion", "policyDecision", "status", "reasonCode", "error", "result", "dryRun",
+    "clientIp", "requestId", "signatureForm", "namespace", "targetKind", "targetName",
+    "budgetKey", "durationMs", "createdAt", "updatedAt""#;
+
+/// A row selected with [`RECORD_COLUMNS`].
+fn record(row: &SqliteRow) -> Result<AuditRecord, sqlx::Error> {
+    let id: String = row.try_get("id")?;
+    Ok(AuditRecord {
+        id: Uuid::parse_str(&id).map_err(|e| decode("id", e))?,
+        action_type: row.try_get("actionType")?,
+        action_params: json_column(row, "actionParams")?,
+        requested_by: row.try_get("requestedBy")?,
+        decision_id: row.try_get("decisionId")?,
+        policy_version: row.try_get("policyVersion")?,
+        policy_decision: json_column(row, "policyDecision")?,
+        status: status(row)?,
+        reason_code: row.try_get("reasonCode")?,
+        error: row.try_get("error")?,
+        result: json_column(row, "result")?,
+        dry_run: row.try_get("dryRun")?,
+        client_ip: row.try_get("clientIp")?,
+        request_id: row.try_get("requestId")?,
+        signature_form: row.try_get("signatureForm")?,
+        namespace: row.try_get("namespace")?,
+        target_kind: row.try_get("targetKind")?,
+        target_name: row.try_get("targetName")?,
+        budget_key: row.try_get("budgetKey")?,
+        duration_ms: row.try_get("durationMs")?,
+        created_at: time_column(row, "createdAt")?,
+        updated_at: time_column(row, "updatedAt")?,
+    })
+}
+
+fn decode(column: &str, e: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: column.into(),
+        source: Box::new(e),
+    }
+}
+
+fn json_column(row: &SqliteRow, column: &str) -> Result<Option<serde_json::Value>, sqlx::Error> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| serde_json::from_str(&t).map_err(|e| decode(column, e)))
+        .transpose()
+}
+
+fn time_column(row: &SqliteRow, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+    let text: String = row.try_get(column)?;
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| decode(column, e))
+}
+
+fn status(row: &SqliteRow) -> Result<AuditStatus, sqlx::Error> {
+    let spelling: String = row.try_get("status")?;
+    spelling.parse().map_err(|e| decode("status", e))
+}
+
+fn count(row: &SqliteRow, column: &str) -> Result<u64, sqlx::Error> {
+    let n: i64 = row.try_get(column)?;
+    u64::try_from(n).map_err(|e| decode(column, e))
 }
 
 /// Runs one store operation within [`OPERATION_TIMEOUT`], every failure an
