@@ -365,11 +365,30 @@ pub async fn prepare(
 }
 
 /// Runs the service as configured until SIGTERM or Ctrl-C.
+///
+/// Without a usable Kubernetes configuration the executor refuses to start, unless
+/// `EXECUTOR_DRY_RUN=true` and `KUBECONFIG` is not set: then it runs without a cluster
+/// (every attempt checked, audited and answered as a dry run; `/readyz` says
+/// `"cluster": "none"`), which is how `docker compose up` works before a kubeconfig is
+/// mounted. A set but unusable `KUBECONFIG` is always an error.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let client = kube_client::client_from_env(config.kube_timeout)
-        .await
-        .map_err(|e| anyhow::anyhow!("KUBECONFIG: no usable Kubernetes configuration: {e:#}"))?;
-    let (listener, state) = prepare(config, Some(client)).await?;
+    let kubeconfig_set = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty());
+    let client = match kube_client::client_from_env(config.kube_timeout).await {
+        Ok(client) => Some(client),
+        Err(e) if config.dry_run && !kubeconfig_set => {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "no Kubernetes configuration found; EXECUTOR_DRY_RUN=true, so running without a cluster"
+            );
+            None
+        }
+        Err(e) => {
+            return Err(anyhow::anyhow!(
+                "KUBECONFIG: no usable Kubernetes configuration: {e:#}"
+            ));
+        }
+    };
+    let (listener, state) = prepare(config, client).await?;
     serve(listener, state, shutdown_signal()).await?;
     Ok(())
 }
