@@ -58,6 +58,10 @@ app.kubernetes.io/component: executor-service
 
 {{/* Secrets: each one the chart's, or the existing Secret the values name ------------- */}}
 
+{{- define "warden.adminToken.name" -}}
+{{- default (printf "%s-admin" (include "warden.fullname" .)) .Values.adminToken.existingSecret }}
+{{- end }}
+
 {{- define "warden.jwtSecret.name" -}}
 {{- default (printf "%s-jwt" (include "warden.fullname" .)) .Values.jwtSecret.existingSecret }}
 {{- end }}
