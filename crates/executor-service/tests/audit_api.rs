@@ -276,6 +276,63 @@ async fn executed_and_refused_requests_show_up_as_written(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "MIGRATIONS")]
+async fn a_request_with_nul_characters_is_audited_and_found_by_filter(pool: PgPool) {
+    // Arrange: JSON allows "\u0000"; Postgres text and jsonb do not (found by Schemathesis:
+    // the refusal went unaudited, and the filter answered 503).
+    let h = audit_api(pool).await;
+    let body = r#"{"actionType": "restart\u0000pod", "actionParams": {"pod\u0000": "\u0000"},
+                   "requestedBy": "ai\u0000engine", "policyDecision": {"note": "\u0000"},
+                   "signature": "00"}"#;
+
+    // Act
+    let refused = h.execute(body).await;
+    let found = h.admin_get("/executor/audit?requestedBy=ai%00engine").await;
+
+    // Assert
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.body["code"], "unknown_action");
+    let id = refused.body["auditId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not audited: {}", refused.body));
+    assert_eq!(found.status, 200, "{}", found.body);
+    assert_eq!(ids(&found), [id]);
+    let record = &found.body["items"][0];
+    assert_eq!(record["actionType"], "restart\u{FFFD}pod");
+    assert_eq!(record["requestedBy"], "ai\u{FFFD}engine");
+    assert_eq!(record["actionParams"], json!({"pod\u{FFFD}": "\u{FFFD}"}));
+    assert_eq!(record["policyDecision"], json!({"note": "\u{FFFD}"}));
+    assert_eq!(record["error"], "unknown actionType `restart\u{FFFD}pod`");
+}
+
+#[sqlx::test(migrator = "MIGRATIONS")]
+async fn extreme_numbers_sent_in_a_request_read_back_from_the_audit_log(pool: PgPool) {
+    // Arrange: Postgres prints a jsonb number as plain digits (f64::MAX as 309 of them);
+    // reading such a row back failed and every page holding it answered 503 (found by
+    // Schemathesis).
+    let h = audit_api(pool).await;
+    let body = r#"{"actionType": "nope", "actionParams": {"n": -1.7976931348623157e308},
+                   "requestedBy": "ai-engine", "policyDecision": {"tiny": 5e-324, "big": 1e308},
+                   "signature": "00"}"#;
+    let refused = h.execute(body).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let id = refused.body["auditId"].as_str().unwrap().to_owned();
+
+    // Act
+    let page = h.admin_get("/executor/audit").await;
+    let one = h.admin_get(&format!("/executor/audit/{id}")).await;
+
+    // Assert
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(ids(&page), [id]);
+    assert_eq!(one.status, 200, "{}", one.body);
+    assert_eq!(one.body["actionParams"], json!({"n": -f64::MAX}));
+    assert_eq!(
+        one.body["policyDecision"],
+        json!({"tiny": 5e-324, "big": 1e308})
+    );
+}
+
+#[sqlx::test(migrator = "MIGRATIONS")]
 async fn stats_default_to_the_last_24_hours(pool: PgPool) {
     // Arrange
     let h = audit_api(pool).await;

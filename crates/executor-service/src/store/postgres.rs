@@ -28,6 +28,7 @@
 //! skipped, so under such a race an attempt may see `budget_exhausted` although a slot
 //! frees a moment later: the error is always on the side of fewer actions, never more.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::str::FromStr;
@@ -36,6 +37,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Executor as _, PgPool, Postgres, QueryBuilder, Row as _};
 use uuid::Uuid;
@@ -378,6 +380,7 @@ impl AuditStore for PgStore {
         error: &str,
         duration: Duration,
     ) -> Result<(), StoreError> {
+        let attempt = &storable(attempt);
         let insert = sqlx::query(
             r#"INSERT INTO action_audit_logs (
                    "id", "actionType", "actionParams", "requestedBy", "decisionId",
@@ -403,7 +406,7 @@ impl AuditStore for PgStore {
         .bind(attempt.client_ip.as_deref())
         .bind(attempt.request_id.as_deref())
         .bind(reason)
-        .bind(error)
+        .bind(text(error))
         .bind(millis(duration))
         .execute(&self.pool);
         bounded("reject: writing the rejected row", insert).await?;
@@ -412,6 +415,7 @@ impl AuditStore for PgStore {
 
     async fn begin(&self, attempt: &Attempt, budget: &Budget) -> Result<Begin, StoreError> {
         let max = slot_count(budget.max)?;
+        let attempt = &storable(attempt);
         bounded_store(async {
             for _ in 0..BEGIN_RUNS {
                 self.ensure_slots(budget, max).await?;
@@ -455,8 +459,8 @@ impl AuditStore for PgStore {
         .bind(id)
         .bind(completion.status.as_str())
         .bind(completion.reason.as_deref())
-        .bind(completion.error.as_deref())
-        .bind(completion.result.as_ref())
+        .bind(completion.error.as_deref().map(text))
+        .bind(completion.result.as_ref().map(|v| json(v).into_owned()))
         .bind(millis(completion.duration))
         .execute(&self.pool);
         let done = bounded("finish: writing the outcome", update).await?;
@@ -502,13 +506,16 @@ impl AuditStore for PgStore {
             " FROM action_audit_logs WHERE TRUE"
         ));
         if let Some(requested_by) = &query.requested_by {
-            sql.push(r#" AND "requestedBy" = "#).push_bind(requested_by);
+            sql.push(r#" AND "requestedBy" = "#)
+                .push_bind(text(requested_by));
         }
         if let Some(action_type) = &query.action_type {
-            sql.push(r#" AND "actionType" = "#).push_bind(action_type);
+            sql.push(r#" AND "actionType" = "#)
+                .push_bind(text(action_type));
         }
         if let Some(namespace) = &query.namespace {
-            sql.push(r#" AND "namespace" = "#).push_bind(namespace);
+            sql.push(r#" AND "namespace" = "#)
+                .push_bind(text(namespace));
         }
         if let Some(status) = query.status {
             sql.push(r#" AND "status" = "#).push_bind(status.as_str());
@@ -690,6 +697,75 @@ fn retry_after(retry_ms: Option<i64>, ttl: Duration) -> Duration {
         None => ttl,
     };
     wait.max(Duration::from_secs(1))
+}
+
+/// Postgres `text` and `jsonb` cannot hold U+0000, which JSON allows (`"\u0000"`): in what a
+/// client sent, it is stored (and searched for) as U+FFFD, so that the row is still written.
+fn text(s: &str) -> Cow<'_, str> {
+    if s.contains('\0') {
+        Cow::Owned(s.replace('\0', "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// [`text`] for every string and key of a JSON value.
+fn json(value: &Value) -> Cow<'_, Value> {
+    fn has_nul(value: &Value) -> bool {
+        match value {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(items) => items.iter().any(has_nul),
+            Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+            _ => false,
+        }
+    }
+    fn scrub(value: &Value) -> Value {
+        match value {
+            Value::String(s) => Value::String(text(s).into_owned()),
+            Value::Array(items) => items.iter().map(scrub).collect(),
+            Value::Object(map) => map
+                .iter()
+                .map(|(k, v)| (text(k).into_owned(), scrub(v)))
+                .collect(),
+            other => other.clone(),
+        }
+    }
+    if has_nul(value) {
+        Cow::Owned(scrub(value))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+/// The attempt with [`text`] and [`json`] applied to every field.
+fn storable(attempt: &Attempt) -> Attempt {
+    let mut owned = attempt.clone();
+    for field in [
+        &mut owned.action_type,
+        &mut owned.requested_by,
+        &mut owned.decision_id,
+        &mut owned.policy_version,
+        &mut owned.namespace,
+        &mut owned.target_kind,
+        &mut owned.target_name,
+        &mut owned.signature_form,
+        &mut owned.client_ip,
+        &mut owned.request_id,
+    ] {
+        if let Some(s) = field
+            && let Cow::Owned(clean) = text(s)
+        {
+            *s = clean;
+        }
+    }
+    for field in [&mut owned.action_params, &mut owned.policy_decision] {
+        if let Some(value) = field
+            && let Cow::Owned(clean) = json(value)
+        {
+            *value = clean;
+        }
+    }
+    owned
 }
 
 /// A duration in whole milliseconds for a bigint column.
