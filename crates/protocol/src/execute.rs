@@ -6,6 +6,13 @@ use serde_json::Value;
 /// `POST /executor/execute` body.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(examples(json!({
+    "actionType": "restart_pod",
+    "actionParams": {"namespace": "default", "podName": "api-pod-12345"},
+    "requestedBy": "ai-engine",
+    "policyDecision": {"allowed": true, "decision": "allow", "token": "eyJhbGciOiJFZERTQSJ9.e30.c2ln"},
+    "signature": "3f8a9c0e5b7d2a4f6e1c8b9d0a7f5e3c2b1d4a6f8e9c0b7a5d3f1e2c4b6a8d9f"
+})))]
 pub struct ExecuteRequest {
     /// Which action to run, e.g. `restart_pod`.
     pub action_type: String,

@@ -12,6 +12,11 @@ pub const TOKEN_AUDIENCE: &str = "warden-executor";
 /// the clients in the field send them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(examples(json!({
+    "action": "restart_pod", "resource": "pod:api-pod-12345", "type": "self_healing",
+    "context": {"userId": "ai-engine", "role": "service",
+                "metadata": {"severity": "high", "confidence": 0.93, "automated": true}}
+})))]
 pub struct PolicyRequest {
     /// The remediation the caller wants to run, e.g. `restart_pod`.
     pub action: String,

@@ -210,8 +210,7 @@ pub struct AuditRecord {
     pub id: Uuid,
     /// `actionType` as sent.
     pub action_type: Option<String>,
-    /// `actionParams` as sent.
-    #[schema(value_type = Option<Object>)]
+    /// `actionParams` as sent: any JSON value (a refused request may send anything).
     pub action_params: Option<Value>,
     /// `requestedBy` as sent.
     pub requested_by: Option<String>,
@@ -219,8 +218,7 @@ pub struct AuditRecord {
     pub decision_id: Option<String>,
     /// The policy version the decision token names.
     pub policy_version: Option<String>,
-    /// `policyDecision` as sent, without its token.
-    #[schema(value_type = Option<Object>)]
+    /// `policyDecision` as sent, without its token: any JSON value.
     pub policy_decision: Option<Value>,
     /// State of the attempt.
     pub status: AuditStatus,
