@@ -38,7 +38,6 @@ pub mod throttle;
 pub mod token;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -259,15 +258,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
-    let result = axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutting down: draining open requests");
-    })
-    .await;
+    // The server loop puts each request's peer address in its extensions, as
+    // `ConnectInfo<SocketAddr>` (the throttle and the audit row use it).
+    let result = warden_service_kit::serve(listener, app(state), shutdown).await;
     housekeeping.abort();
     result
 }

@@ -167,12 +167,7 @@ pub async fn serve(
         reload_interval,
         wait_for(stop_rx.clone()),
     ));
-    let result = axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: draining open requests");
-        })
-        .await;
+    let result = warden_service_kit::serve(listener, app(state), shutdown).await;
     let _ = stop_tx.send(true);
     let _ = watcher.await;
     result

@@ -5,7 +5,12 @@
 //!   error answers by code, for any axum router;
 //! - [`ErrorCode`]: how a service's error type marks its answers for [`track`];
 //! - [`openmetrics`]: a registry as an OpenMetrics text answer;
-//! - [`with_request_layers`]: request id, tracing span and deadline around a router.
+//! - [`with_request_layers`]: request id, tracing span and deadline around a router;
+//! - [`serve`]: the server loop, with a header-read timeout `axum::serve` lacks.
+
+pub mod serve;
+
+pub use serve::serve;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
