@@ -3,7 +3,8 @@
 # policy service and the executor on a fresh database. Source it, then:
 #
 #   stack_start BIN_DIR DB_NAME [VAR=VALUE ...]   # extra settings for the executor
-#   ... use $FAKE_URL $POLICY_URL $EXECUTOR_URL $STACK_DIR $EXECUTOR_PID, JWT_SECRET ...
+#   ... use $FAKE_URL $POLICY_URL $EXECUTOR_URL $STACK_DIR, JWT_SECRET,
+#       $FAKE_PID $POLICY_PID $EXECUTOR_PID ...
 #   stack_stop                                    # also run on EXIT by stack_start
 #
 # BIN_DIR holds policy-service, executor-service and fake-kube. Ports are chosen free.
@@ -69,7 +70,8 @@ KUBECONFIG
   POLICY_BIND=127.0.0.1:$policy_port POLICY_FILE=policies/default.yaml \
     DECISION_SIGNING_KEY_FILE="$STACK_DIR/decision-key.pem" RUST_LOG=${RUST_LOG:-warn} \
     "$bin/policy-service" >"$STACK_DIR/policy.log" 2>&1 &
-  STACK_PIDS+=($!)
+  POLICY_PID=$!
+  STACK_PIDS+=("$POLICY_PID")
   stack_wait_ready "$POLICY_URL/readyz"
 
   if [ -z "${JWT_SECRET:-}" ]; then
