@@ -33,49 +33,14 @@ fn main() -> ExitCode {
 }
 
 fn serve() -> ExitCode {
-    // Before anything reads the environment: `.env` may set RUST_LOG or LOG_FORMAT too.
-    // Same rules as the policy service: the environment wins over the file.
-    let dotenv = match warden_service_kit::load_dotenv() {
-        Ok(path) => path,
-        Err(err) => {
-            eprintln!("configuration error: {err}");
-            return ExitCode::from(2);
-        }
-    };
-    if let Err(err) = executor_service::init_tracing() {
-        eprintln!("configuration error: {err}");
-        return ExitCode::from(2);
-    }
     let keys: Vec<&str> = executor_service::actions::Registry::with_builtins()
         .names()
         .into_iter()
         .map(|(_, key)| key)
         .collect();
-    let config = match executor_service::config::Config::from_env(&keys) {
-        Ok(config) => config,
-        Err(err) => {
-            eprintln!("configuration error: {err}");
-            return ExitCode::from(2);
-        }
-    };
-    if let Some(path) = dotenv {
-        tracing::info!(file = %path.display(), "read settings from .env (the environment wins)");
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("cannot start the runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(executor_service::run(config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    warden_service_kit::run_binary(
+        executor_service::init_tracing,
+        || executor_service::config::Config::from_env(&keys),
+        executor_service::run,
+    )
 }

@@ -55,45 +55,7 @@ pub fn main() -> ExitCode {
 }
 
 fn serve() -> ExitCode {
-    // Before anything reads the environment: `.env` may set RUST_LOG or LOG_FORMAT too.
-    let dotenv = match warden_service_kit::load_dotenv() {
-        Ok(path) => path,
-        Err(err) => {
-            eprintln!("configuration error: {err}");
-            return ExitCode::from(2);
-        }
-    };
-    if let Err(err) = crate::telemetry::init() {
-        eprintln!("configuration error: {err}");
-        return ExitCode::from(2);
-    }
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(err) => {
-            eprintln!("configuration error: {err}");
-            return ExitCode::from(2);
-        }
-    };
-    if let Some(path) = dotenv {
-        tracing::info!(file = %path.display(), "read settings from .env (the environment wins)");
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("cannot start the runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(crate::run(config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    warden_service_kit::run_binary(crate::telemetry::init, Config::from_env, crate::run)
 }
 
 /// `check`: loads each file and reports errors.

@@ -6,11 +6,15 @@
 //! - [`ErrorCode`]: how a service's error type marks its answers for [`track`];
 //! - [`openmetrics`]: a registry as an OpenMetrics text answer;
 //! - [`with_request_layers`]: request id, tracing span and deadline around a router;
-//! - [`serve`]: the server loop, with a header-read timeout `axum::serve` lacks.
+//! - [`serve`]: the server loop, with a header-read timeout `axum::serve` lacks;
+//! - [`run_binary`]: the start-up every binary shares (`.env`, logging, configuration,
+//!   runtime, exit codes).
 
 pub mod serve;
+pub mod start;
 
 pub use serve::serve;
+pub use start::run_binary;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
