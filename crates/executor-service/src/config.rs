@@ -293,6 +293,11 @@ fn parse_client_secrets(raw: &str) -> Result<Vec<(String, Vec<u8>)>, ConfigError
     Ok(out)
 }
 
+/// Largest accepted `RATE_LIMIT_*_MAX`. Each unit of a budget is a row of `budget_slots`,
+/// created by the first action of that budget: a hundred thousand rows take well under a
+/// second to create, a million would make that first request slow enough to time out.
+const MAX_BUDGET: u32 = 100_000;
+
 fn budget(get: &impl Fn(&str) -> Option<String>, key: &str) -> Result<Budget, ConfigError> {
     let (ttl, max) = BUDGET_DEFAULTS
         .iter()
@@ -316,8 +321,8 @@ fn budget(get: &impl Fn(&str) -> Option<String>, key: &str) -> Result<Budget, Co
             .trim()
             .parse::<u32>()
             .ok()
-            .filter(|m| *m <= 1_000_000)
-            .ok_or_else(|| err(&max_var, "expected a whole number between 0 and 1000000"))?,
+            .filter(|m| *m <= MAX_BUDGET)
+            .ok_or_else(|| err(&max_var, "expected a whole number between 0 and 100000"))?,
     };
     Ok(Budget {
         key: key.to_owned(),
@@ -458,6 +463,7 @@ mod tests {
             ("POLICY_URL", "ftp://x"),
             ("RATE_LIMIT_RESTART_TTL", "0"),
             ("RATE_LIMIT_SCALE_MAX", "-1"),
+            ("RATE_LIMIT_RESTART_MAX", "100001"),
             ("EXECUTOR_MAX_REPLICAS", "lots"),
             ("EXECUTOR_DRY_RUN", "perhaps"),
             ("EXECUTOR_KUBE_TIMEOUT_SECONDS", "0"),
