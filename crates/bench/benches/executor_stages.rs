@@ -11,7 +11,9 @@
 //!   third, after two renders and HMACs: what `warden-load` sends).
 //! - `token`: `DecisionVerifier::verify` of the EdDSA decision token with the key already
 //!   loaded (step 4): header, Ed25519 signature, claims. The binding checks after it are
-//!   string comparisons.
+//!   string comparisons. Beside it, in the same run: `token_jsonwebtoken`, the same checks
+//!   through `jsonwebtoken::decode` (what the executor did before it checked the JWS
+//!   itself), and `ed25519_verify`, the signature check alone (the floor).
 //! - `budget_audit`: `PgStore::begin` (single use, budget slot and pending row in one
 //!   durable transaction) then `PgStore::finish` (the final row), one attempt at a time on
 //!   one connection, against the Postgres of `DATABASE_URL` (default
@@ -31,6 +33,8 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
 use executor_service::actions::{Cluster, Limits, Registry};
 use executor_service::signature::{SignatureForm, SignedPayload, sign};
@@ -182,6 +186,38 @@ fn cpu_stages(c: &mut Criterion) {
     );
     group.bench_function("token", |b| {
         b.iter(|| black_box(ready(verifier.verify(black_box(&token))).unwrap()))
+    });
+
+    // The baseline: the executor's previous verification, through jsonwebtoken.
+    let x = &signer.jwks().keys[0].x;
+    let key = jsonwebtoken::DecodingKey::from_ed_components(x).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    validation.leeway = 5;
+    validation.validate_nbf = true;
+    validation.set_audience(&[TOKEN_AUDIENCE]);
+    validation.set_issuer(&[TOKEN_ISSUER]);
+    validation.set_required_spec_claims(&["exp", "nbf", "aud", "iss", "sub", "jti"]);
+    group.bench_function("token_jsonwebtoken", |b| {
+        b.iter(|| {
+            let header = jsonwebtoken::decode_header(black_box(&token)).unwrap();
+            assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
+            black_box(jsonwebtoken::decode::<DecisionClaims>(&token, &key, &validation).unwrap())
+        })
+    });
+
+    // The floor: the Ed25519 signature check alone, key already decompressed.
+    let public = URL_SAFE_NO_PAD.decode(x).unwrap();
+    let public =
+        ed25519_dalek::VerifyingKey::from_bytes(&<[u8; 32]>::try_from(public.as_slice()).unwrap())
+            .unwrap();
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    let signature =
+        ed25519_dalek::Signature::from_slice(&URL_SAFE_NO_PAD.decode(signature).unwrap()).unwrap();
+    group.bench_function("ed25519_verify", |b| {
+        b.iter(|| {
+            ed25519_dalek::Verifier::verify(&public, black_box(signed.as_bytes()), &signature)
+                .unwrap()
+        })
     });
     group.finish();
 }
