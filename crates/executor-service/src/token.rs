@@ -178,12 +178,12 @@ impl DecisionVerifier {
     /// claims (`iss`, `aud`, `exp` and `nbf` with the leeway).
     pub async fn verify(&self, token: &str) -> Result<DecisionClaims, TokenError> {
         let mut parts = token.split('.');
-        let (Some(header), Some(payload), Some(signature), None) =
+        let (Some(encoded_header), Some(payload), Some(signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(TokenError::Malformed);
         };
-        let header: Header = decode_part(header).ok_or(TokenError::Malformed)?;
+        let header: Header = decode_part(encoded_header).ok_or(TokenError::Malformed)?;
         if header.alg != "EdDSA" {
             return Err(TokenError::Algorithm);
         }
@@ -208,7 +208,8 @@ impl DecisionVerifier {
             .ok()
             .and_then(|bytes| Signature::from_slice(&bytes).ok())
             .ok_or(TokenError::Signature)?;
-        let signed = &token[..signed_len(token, payload)];
+        // `header.payload`, the bytes the signature covers.
+        let signed = &token[..encoded_header.len() + 1 + payload.len()];
         key.verify(signed.as_bytes(), &signature)
             .map_err(|_| TokenError::Signature)?;
         let claims: DecisionClaims = decode_part(payload)
@@ -249,12 +250,6 @@ fn decode_part<T: serde::de::DeserializeOwned>(part: &str) -> Option<T> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// Length of `header.payload`, the signed part of `token`.
-fn signed_len(token: &str, payload: &str) -> usize {
-    // `payload` is a sub-slice of `token`: its end is where the signed part ends.
-    payload.as_ptr() as usize - token.as_ptr() as usize + payload.len()
-}
-
 fn leeway_secs(leeway: Duration) -> i64 {
     i64::try_from(leeway.as_secs()).unwrap_or(i64::MAX)
 }
@@ -264,9 +259,12 @@ fn decoding_keys(jwks: &JwkSet) -> HashMap<String, VerifyingKey> {
         .iter()
         .filter_map(|jwk| {
             let kid = jwk.common.key_id.clone()?;
-            // Only Ed25519 keys can verify EdDSA; anything else in the set is ignored.
+            // Only Ed25519 keys can verify EdDSA; anything else in the set (an X25519 key
+            // has a 32-byte `x` too) is ignored.
             match &jwk.algorithm {
-                jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(p) => {
+                jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(p)
+                    if p.curve == jsonwebtoken::jwk::EllipticCurve::Ed25519 =>
+                {
                     let bytes = URL_SAFE_NO_PAD.decode(&p.x).ok()?;
                     let bytes = <[u8; 32]>::try_from(bytes.as_slice()).ok()?;
                     let key = VerifyingKey::from_bytes(&bytes).ok()?;

@@ -243,3 +243,34 @@ async fn claims_of_another_shape_are_refused() {
         Err(TokenError::Claims("claims are not decision claims".into()))
     );
 }
+
+#[tokio::test]
+async fn weak_and_non_ed25519_keys_in_the_jwks_are_ignored() {
+    // Arrange: a small-order Ed25519 key (the identity point), and an X25519 key whose `x`
+    // is a valid Ed25519 encoding, each under its own kid.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let real = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let jwks = serde_json::json!({"keys": [
+        {"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "kid": "weak", "x": b64(identity)},
+        {"kty": "OKP", "crv": "X25519", "kid": "x25519",
+         "x": b64(real.verifying_key().as_bytes())},
+    ]});
+    let verifier = DecisionVerifier::from_jwks(&serde_json::from_value(jwks).unwrap(), LEEWAY);
+    let payload = b64(serde_json::to_vec(&claims()).unwrap());
+
+    for kid in ["weak", "x25519"] {
+        let signed = format!(
+            "{}.{payload}",
+            b64(format!(r#"{{"alg":"EdDSA","kid":"{kid}"}}"#))
+        );
+        let signature = b64(ed25519_dalek::Signer::sign(&real, signed.as_bytes()).to_bytes());
+
+        // Act
+        let verified = verify(&verifier, &format!("{signed}.{signature}")).await;
+
+        // Assert
+        assert_eq!(verified, Err(TokenError::UnknownKey), "{kid}");
+    }
+    assert!(!verifier.has_keys());
+}
