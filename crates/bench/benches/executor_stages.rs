@@ -109,16 +109,7 @@ fn parse(body: &[u8], registry: &Registry, limits: &Limits) -> (ExecuteRequest, 
         id: uuid::Uuid::now_v7(),
         ..Attempt::default()
     };
-    let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
-    attempt.action_type = text("actionType");
-    attempt.requested_by = text("requestedBy");
-    attempt.action_params = value.get("actionParams").cloned();
-    attempt.policy_decision = value.get("policyDecision").cloned().map(|mut d| {
-        if let Some(map) = d.as_object_mut() {
-            map.remove("token");
-        }
-        d
-    });
+    executor_service::execute::record_claims(&mut attempt, &value);
     let request: ExecuteRequest = serde_path_to_error::deserialize(&value).unwrap();
     let prepared = registry
         .get(&request.action_type)

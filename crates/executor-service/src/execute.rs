@@ -436,8 +436,8 @@ fn parse_value(body: &[u8]) -> Result<Value, ExecError> {
 
 /// Copies what the body claims into the audit record, before anything is verified, so
 /// that a refusal shows what was attempted. The token is dropped: it is a bearer
-/// credential until it expires.
-fn record_claims(attempt: &mut Attempt, value: &Value) {
+/// credential until it expires. Public for the stage benchmark.
+pub fn record_claims(attempt: &mut Attempt, value: &Value) {
     let text = |key: &str| value.get(key).and_then(Value::as_str).map(truncate);
     attempt.action_type = text("actionType");
     attempt.requested_by = text("requestedBy");
