@@ -121,7 +121,44 @@ pub enum ExecError {
     Internal(#[source] anyhow::Error),
 }
 
+/// Who writes the audit row of a refused attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditedBy {
+    /// Nobody yet: the handler writes a `rejected` row with the error's code.
+    Handler,
+    /// The store already wrote this attempt's row: `begin` records a replay or a spent
+    /// budget as `rejected` in the same transaction that refuses it, and a cluster failure
+    /// was finished on the attempt's `pending` row.
+    Store,
+    /// No row can be written: the store is what failed.
+    Nobody,
+}
+
 impl ExecError {
+    /// Who writes (or wrote) the audit row of the attempt this error refused.
+    pub fn audited_by(&self) -> AuditedBy {
+        match self {
+            ExecError::Replay { .. } | ExecError::OverBudget { .. } | ExecError::Cluster(_) => {
+                AuditedBy::Store
+            }
+            ExecError::StoreUnavailable => AuditedBy::Nobody,
+            _ => AuditedBy::Handler,
+        }
+    }
+
+    /// Whether the error arose after the decision token vouched for the attempt's target,
+    /// so that its namespace is ours to use as a metric label (before that it is whatever
+    /// the client wrote, and would let anyone mint label values).
+    pub fn target_vouched(&self) -> bool {
+        matches!(
+            self,
+            ExecError::ProtectedNamespace(_)
+                | ExecError::Replay { .. }
+                | ExecError::OverBudget { .. }
+                | ExecError::StoreUnavailable
+        )
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -257,5 +294,38 @@ impl ExecError {
 impl IntoResponse for ExecError {
     fn into_response(self) -> Response {
         self.into_response_with(None, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_store_audits_what_begin_and_finish_refuse_and_nothing_when_it_is_down() {
+        let store_rows = [
+            ExecError::Replay {
+                consumed_by: Uuid::nil(),
+            },
+            ExecError::OverBudget {
+                key: "restart".into(),
+                retry_after: Duration::from_secs(1),
+            },
+        ];
+        for err in store_rows {
+            assert_eq!(err.audited_by(), AuditedBy::Store, "{err:?}");
+        }
+        assert_eq!(ExecError::StoreUnavailable.audited_by(), AuditedBy::Nobody);
+        let handler_rows = [
+            ExecError::UnsupportedMediaType,
+            ExecError::NotAllowed,
+            ExecError::Binding("another action"),
+            ExecError::ProtectedNamespace("kube-system".into()),
+            ExecError::Timeout,
+            ExecError::Internal(anyhow::anyhow!("bug")),
+        ];
+        for err in handler_rows {
+            assert_eq!(err.audited_by(), AuditedBy::Handler, "{err:?}");
+        }
     }
 }

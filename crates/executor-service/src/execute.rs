@@ -27,7 +27,7 @@ use warden_protocol::{ExecuteRequest, ExecuteResponse, ResourceRef};
 
 use crate::AppState;
 use crate::actions::Prepared;
-use crate::error::ExecError;
+use crate::error::{AuditedBy, ExecError};
 use crate::signature::SignedPayload;
 use crate::store::{Attempt, AuditStatus, Begin, Completion, StoreError};
 use crate::token::TokenError;
@@ -93,13 +93,8 @@ pub async fn execute(State(state): State<AppState>, request: Request) -> Respons
 
 /// Audits a refusal (when a row can be written) and answers it.
 async fn refuse(state: &AppState, attempt: &Attempt, err: ExecError, started: Instant) -> Response {
-    let audited = match &err {
-        // The store already wrote the rejected row for these, or cannot write any.
-        ExecError::Replay { .. }
-        | ExecError::OverBudget { .. }
-        | ExecError::StoreUnavailable
-        | ExecError::Cluster(_) => None,
-        _ => {
+    let audit_id = match err.audited_by() {
+        AuditedBy::Handler => {
             let written = state
                 .store()
                 .reject(attempt, err.code(), &err.to_string(), started.elapsed())
@@ -113,10 +108,8 @@ async fn refuse(state: &AppState, attempt: &Attempt, err: ExecError, started: In
                 }
             }
         }
-    };
-    let audit_id = match &err {
-        ExecError::OverBudget { .. } | ExecError::Cluster(_) => Some(attempt.id),
-        _ => audited,
+        AuditedBy::Store => Some(attempt.id),
+        AuditedBy::Nobody => None,
     };
     // Label values only from our own vocabulary: a registered action name, and the
     // namespace only once the decision token has vouched for it.
@@ -125,14 +118,7 @@ async fn refuse(state: &AppState, attempt: &Attempt, err: ExecError, started: In
         .as_deref()
         .filter(|name| state.registry().get(name).is_some())
         .unwrap_or("other");
-    let bound = matches!(
-        err,
-        ExecError::ProtectedNamespace(_)
-            | ExecError::Replay { .. }
-            | ExecError::OverBudget { .. }
-            | ExecError::StoreUnavailable
-    );
-    let namespace = if bound {
+    let namespace = if err.target_vouched() {
         attempt.namespace.as_deref().unwrap_or("")
     } else {
         ""
