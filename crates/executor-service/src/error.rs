@@ -36,9 +36,24 @@ pub enum ExecError {
         /// The field at fault.
         field: Option<String>,
     },
+    /// 400: valid JSON, but required members of an execute request are absent.
+    #[error(
+        "missing {}: {}. An execute request is {{actionType, actionParams, requestedBy, policyDecision, signature}}: policyDecision is the whole answer of POST /api/v1/policy/evaluate, and signature the hex HMAC-SHA256 of {{actionType, actionParams, requestedBy}} with the client's secret",
+        if .missing.len() == 1 { "field" } else { "fields" },
+        .missing.join(", ")
+    )]
+    InvalidRequest {
+        /// The absent members, in the order of the request schema.
+        missing: Vec<&'static str>,
+    },
     /// 400: no action of that name is registered.
-    #[error("unknown actionType `{0}`")]
-    UnknownAction(String),
+    #[error("unknown actionType `{name}`; known actions: {}", .known.join(", "))]
+    UnknownAction {
+        /// The name sent (truncated).
+        name: String,
+        /// The registered actions.
+        known: Vec<&'static str>,
+    },
     /// 400: `actionParams` do not fit the action.
     #[error("{message}")]
     InvalidParams {
@@ -165,7 +180,8 @@ impl ExecError {
             ExecError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ExecError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ExecError::InvalidJson { .. }
-            | ExecError::UnknownAction(_)
+            | ExecError::InvalidRequest { .. }
+            | ExecError::UnknownAction { .. }
             | ExecError::InvalidParams { .. }
             | ExecError::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
             ExecError::Signature(_)
@@ -197,7 +213,8 @@ impl ExecError {
             ExecError::PayloadTooLarge { .. } => "payload_too_large",
             ExecError::UnsupportedMediaType => "unsupported_media_type",
             ExecError::InvalidJson { .. } => "invalid_json",
-            ExecError::UnknownAction(_) => "unknown_action",
+            ExecError::InvalidRequest { .. } => "invalid_request",
+            ExecError::UnknownAction { .. } => "unknown_action",
             ExecError::InvalidParams { .. } => "invalid_params",
             ExecError::Signature(SignatureError::Malformed) => "signature_malformed",
             ExecError::Signature(_) => "bad_signature",
@@ -227,7 +244,8 @@ impl ExecError {
                 field.clone()
             }
             ExecError::InvalidQuery { field, .. } => Some(field.clone()),
-            ExecError::UnknownAction(_) => Some("actionType".into()),
+            ExecError::InvalidRequest { missing } => missing.first().map(|f| (*f).to_owned()),
+            ExecError::UnknownAction { .. } => Some("actionType".into()),
             ExecError::Signature(_) => Some("signature".into()),
             ExecError::Token(_) | ExecError::NotAllowed | ExecError::Binding(_) => {
                 Some("policyDecision".into())

@@ -136,12 +136,21 @@ async fn refuse(state: &AppState, attempt: &Attempt, err: ExecError, started: In
     err.into_response_with(audit_id, attempt.dry_run)
 }
 
+/// How long the body may take to arrive: the request deadline less a margin in which the
+/// refusal can still be audited. Past the deadline itself the request layer drops the
+/// handler, and with it any chance of a row; so a stalled body is cut here first.
+fn body_deadline(request_timeout: Duration) -> Duration {
+    request_timeout.saturating_sub((request_timeout / 4).min(Duration::from_secs(2)))
+}
+
 async fn read_body(state: &AppState, request: Request) -> Result<Bytes, ExecError> {
     if !is_json(request.headers().get(header::CONTENT_TYPE)) {
         return Err(ExecError::UnsupportedMediaType);
     }
-    Bytes::from_request(request, state)
-        .await
+    let deadline = body_deadline(state.config().request_timeout);
+    let read = tokio::time::timeout(deadline, Bytes::from_request(request, state));
+    read.await
+        .map_err(|_elapsed| ExecError::Timeout)?
         .map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ExecError::PayloadTooLarge { limit: BODY_LIMIT }
@@ -176,6 +185,10 @@ async fn check_and_run(
     // 2. Shape. Parse loosely first so that a refusal can still record what was sent.
     let value = parse_value(body)?;
     record_claims(attempt, &value);
+    let missing = missing_members(&value);
+    if !missing.is_empty() {
+        return Err(ExecError::InvalidRequest { missing });
+    }
     let request: ExecuteRequest = serde_path_to_error::deserialize(&value).map_err(|err| {
         let path = err.path().to_string();
         let field = (path != ".").then_some(path);
@@ -191,7 +204,15 @@ async fn check_and_run(
     let action = state
         .registry()
         .get(&request.action_type)
-        .ok_or_else(|| ExecError::UnknownAction(truncate(&request.action_type)))?
+        .ok_or_else(|| ExecError::UnknownAction {
+            name: truncate(&request.action_type),
+            known: state
+                .registry()
+                .names()
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect(),
+        })?
         .clone();
     let prepared = action
         .prepare(&request.action_params, state.limits())
@@ -437,6 +458,27 @@ pub fn record_claims(attempt: &mut Attempt, value: &Value) {
     if value.get("dryRun") == Some(&Value::Bool(true)) {
         attempt.dry_run = true;
     }
+}
+
+/// The members every execute request needs, in the order of its schema.
+const REQUIRED_MEMBERS: [&str; 5] = [
+    "actionType",
+    "actionParams",
+    "requestedBy",
+    "policyDecision",
+    "signature",
+];
+
+/// The required members an object lacks (or sends as `null`), all of them at once: a client
+/// that sent none of the decision parts learns what to add in one answer, not five.
+fn missing_members(value: &Value) -> Vec<&'static str> {
+    let Value::Object(map) = value else {
+        return Vec::new();
+    };
+    REQUIRED_MEMBERS
+        .into_iter()
+        .filter(|name| map.get(*name).is_none_or(Value::is_null))
+        .collect()
 }
 
 fn truncate(s: &str) -> String {

@@ -6,10 +6,12 @@
 //! - [`ErrorCode`]: how a service's error type marks its answers for [`track`];
 //! - [`openmetrics`]: a registry as an OpenMetrics text answer;
 //! - [`with_request_layers`]: request id, tracing span and deadline around a router;
+//!   [`request_id`] decides which client ids are kept;
 //! - [`serve`]: the server loop, with a header-read timeout `axum::serve` lacks;
 //! - [`run_binary`]: the start-up every binary shares (`.env`, logging, configuration,
 //!   runtime, exit codes).
 
+pub mod request_id;
 pub mod serve;
 pub mod start;
 
@@ -168,8 +170,9 @@ pub fn openmetrics(registry: &Registry) -> Result<Response, std::fmt::Error> {
 /// Wraps `router` in the layers every Warden service puts outside its routes, outermost
 /// first:
 ///
-/// 1. a request id, kept from the client's `x-request-id` when it sent one (the executor
-///    stores it in the audit row);
+/// 1. a request id, kept from the client's `x-request-id` when it sent one that
+///    [`request_id::acceptable`] admits (the executor stores it in the audit row), else
+///    generated;
 /// 2. a tracing span per request that carries it, so every log line names the request;
 /// 3. the id echoed back in the answer;
 /// 4. a deadline for the answer, answered with `on_timeout` (the service's own JSON error).
@@ -181,6 +184,7 @@ pub fn with_request_layers(
 ) -> Router {
     router.layer(
         ServiceBuilder::new()
+            .layer(axum::middleware::from_fn(request_id::screen))
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(
                 TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
