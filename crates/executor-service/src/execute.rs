@@ -42,7 +42,11 @@ const MAX_DEPTH: usize = 64;
 const FINISH_RETRIES: u32 = 20;
 const FINISH_RETRY_DELAY: Duration = Duration::from_millis(500);
 
-/// The handler.
+/// Run one remediation action, audited before and after, if every check passes.
+///
+/// The request carries the policy service's whole answer (`policyDecision`, from
+/// `POST /api/v1/policy/evaluate`) and the client's HMAC `signature` over
+/// `{actionType, actionParams, requestedBy}`. Every refusal is audited too.
 #[utoipa::path(
     post,
     path = "/executor/execute",
@@ -50,11 +54,11 @@ const FINISH_RETRY_DELAY: Duration = Duration::from_millis(500);
     request_body(content = ExecuteRequest, description = "A signed request carrying the policy service's decision"),
     responses(
         (status = 200, description = "The action ran (or, with dryRun, would run); `result` says what changed", body = ExecuteResponse),
-        (status = 400, description = "Malformed JSON, unknown action or invalid parameters (`field` names the culprit)", body = ExecuteResponse),
+        (status = 400, description = "Malformed JSON (`invalid_json`), required members missing (`invalid_request`, all of them named), unknown action (`unknown_action`, the known ones listed) or invalid parameters (`invalid_params`); `field` names the culprit", body = ExecuteResponse),
         (status = 401, description = "The HMAC signature does not verify", body = ExecuteResponse),
         (status = 403, description = "The decision token is invalid, expired, not allowed, bound to something else, or the namespace is protected", body = ExecuteResponse),
         (status = 404, description = "The Kubernetes object does not exist", body = ExecuteResponse),
-        (status = 408, description = "The request took longer than EXECUTOR_REQUEST_TIMEOUT_SECONDS", body = ExecuteResponse),
+        (status = 408, description = "The request took longer than EXECUTOR_REQUEST_TIMEOUT_SECONDS (a body that stalls is cut shortly before, and audited)", body = ExecuteResponse),
         (status = 409, description = "The decision was already used (`auditId` names the attempt that used it), or a Kubernetes conflict or failed precondition", body = ExecuteResponse),
         (status = 413, description = "Body over 64 KiB", body = ExecuteResponse),
         (status = 415, description = "Content type is not JSON", body = ExecuteResponse),
