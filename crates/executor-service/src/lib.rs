@@ -291,16 +291,22 @@ async fn housekeeping(state: AppState) {
 /// (`postgres://`, the production store) or an embedded SQLite file (`sqlite:`, for a
 /// single node).
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn AuditStore>> {
+    store::diagnose::check_scheme(&config.database_url).map_err(anyhow::Error::msg)?;
     if store::sqlite::is_sqlite_url(&config.database_url) {
         let store = store::sqlite::SqliteStore::open(&config.database_url)
             .await
             .map_err(|e| anyhow::anyhow!("DATABASE_URL: {e:#}"))?;
         return Ok(Arc::new(store));
     }
-    let store =
-        store::postgres::PgStore::connect(&config.database_url, config.database_max_connections)
-            .await
-            .map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?;
+    let options: sqlx::postgres::PgConnectOptions = config
+        .database_url
+        .parse()
+        .map_err(|_| anyhow::anyhow!("DATABASE_URL is not a valid Postgres URL"))?;
+    // One direct connection first: the pool would only say that it timed out.
+    store::diagnose::probe(&options)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let store = store::postgres::PgStore::connect_with(options, config.database_max_connections);
     store
         .migrate()
         .await

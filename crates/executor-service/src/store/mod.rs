@@ -10,6 +10,7 @@
 //! paged), [`AuditStore::get`] and [`AuditStore::stats_buckets`] (one `GROUP BY`; the
 //! figures are computed in shared code, [`crate::audit_api::Stats`]).
 
+pub mod diagnose;
 pub mod postgres;
 pub mod sqlite;
 
