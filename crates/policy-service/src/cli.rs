@@ -23,10 +23,21 @@ pub enum Command {
     /// Serve the HTTP API (configured by environment variables, see .env.example).
     Serve,
     /// Validate policy files; exits non-zero and prints every error with file:line:column.
+    ///
+    /// Every action a rule names must be one an executor implements: the policy's own
+    /// `knownActions` when it declares them, else the list given here, else the executor's
+    /// built-in actions.
     Check {
         /// Policy files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// The actions the executor implements, comma-separated.
+        #[arg(long, value_delimiter = ',', conflicts_with = "actions_from")]
+        actions: Option<Vec<String>>,
+        /// A file with the actions the executor implements, one per line, as
+        /// `executor-service actions` prints them (`-`: standard input).
+        #[arg(long, value_name = "FILE")]
+        actions_from: Option<PathBuf>,
     },
     /// Run policy test cases (a `*.tests.yaml` file, or a policy whose sibling
     /// `<name>.tests.yaml` exists).
@@ -48,7 +59,17 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(),
-        Command::Check { files } => check(&files),
+        Command::Check {
+            files,
+            actions,
+            actions_from,
+        } => match known_actions(actions, actions_from.as_deref()) {
+            Ok(known) => check_with(&files, &known),
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::from(2)
+            }
+        },
         Command::Test { files } => test(&files),
         Command::Keygen { out } => keygen(out.as_deref()),
     }
@@ -58,11 +79,48 @@ fn serve() -> ExitCode {
     warden_service_kit::run_binary(crate::telemetry::init, Config::from_env, crate::run)
 }
 
-/// `check`: loads each file and reports errors.
-pub fn check(files: &[PathBuf]) -> ExitCode {
+/// The executor's actions for `check`: given on the command line, read from a file, or
+/// the built-in ones.
+fn known_actions(listed: Option<Vec<String>>, from: Option<&Path>) -> Result<Vec<String>, String> {
+    let names = match (listed, from) {
+        (Some(listed), _) => listed,
+        (None, Some(path)) => {
+            let text = if path == Path::new("-") {
+                std::io::read_to_string(std::io::stdin())
+            } else {
+                std::fs::read_to_string(path)
+            }
+            .map_err(|e| format!("--actions-from {}: {e}", path.display()))?;
+            text.lines().map(str::to_owned).collect()
+        }
+        (None, None) => {
+            return Ok(warden_protocol::BUILTIN_ACTIONS.map(str::to_owned).to_vec());
+        }
+    };
+    let names: Vec<String> = names
+        .into_iter()
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .collect();
+    if names.is_empty() {
+        return Err("the list of known actions is empty".into());
+    }
+    Ok(names)
+}
+
+/// `check`: loads each file and reports errors, including actions not in `known` (unless
+/// the policy declares its own `knownActions`, which loading already checked).
+pub fn check_with(files: &[PathBuf], known: &[String]) -> ExitCode {
+    let known: Vec<&str> = known.iter().map(String::as_str).collect();
     let mut failed = false;
     for file in files {
-        match Policy::load(file) {
+        let loaded = Policy::load(file).and_then(|policy| {
+            if policy.known_actions().is_none() {
+                policy.check_actions(&known, &file.display().to_string())?;
+            }
+            Ok(policy)
+        });
+        match loaded {
             Ok(policy) => println!(
                 "ok   {} ({} rules, {})",
                 file.display(),

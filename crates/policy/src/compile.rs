@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use warden_protocol::{DecisionKind, normalize_kind};
 
+use crate::actions::{self, ActionRef};
 use crate::cond;
 use crate::error::{Diagnostics, PolicyErrors};
 use crate::glob::Glob;
@@ -14,9 +15,19 @@ use crate::yaml::{self, Key, Node, Pos, Value};
 pub(crate) struct Compiled {
     pub(crate) rules: Vec<Rule>,
     pub(crate) principals: HashMap<String, Vec<String>>,
+    /// Every action name or pattern the rules wrote, with its position.
+    pub(crate) action_refs: Vec<ActionRef>,
+    /// The policy's own `knownActions`, when it declares them.
+    pub(crate) known_actions: Option<Vec<String>>,
 }
 
-const TOP_KEYS: &[&str] = &["version", "description", "principals", "rules"];
+const TOP_KEYS: &[&str] = &[
+    "version",
+    "description",
+    "knownActions",
+    "principals",
+    "rules",
+];
 const RULE_KEYS: &[&str] = &["id", "description", "effect", "reason", "match", "when"];
 const MATCH_KEYS: &[&str] = &["actions", "types", "subjects", "resources"];
 const SUBJECT_KEYS: &[&str] = &["users", "roles"];
@@ -60,8 +71,29 @@ pub(crate) fn compile(source: &str, origin: &str) -> Result<Compiled, PolicyErro
         }
         Some(node) => compile_rules(node, &mut d),
     };
+    let known_actions = yaml::get(entries, "knownActions")
+        .and_then(|node| strings(node, "knownActions", &mut d))
+        .map(|list| {
+            list.into_iter()
+                .map(|(s, _)| s.to_owned())
+                .collect::<Vec<_>>()
+        });
+    let action_refs = std::mem::take(&mut d.actions);
+    if let Some(known) = &known_actions {
+        let known: Vec<&str> = known.iter().map(String::as_str).collect();
+        d.extend(crate::PolicyErrors(actions::unknown(
+            &action_refs,
+            &known,
+            origin,
+        )));
+    }
     if d.is_empty() {
-        Ok(Compiled { rules, principals })
+        Ok(Compiled {
+            rules,
+            principals,
+            action_refs,
+            known_actions,
+        })
     } else {
         Err(d.into_errors())
     }
@@ -359,7 +391,17 @@ fn compile_match(node: &Node, rule: &mut Rule, d: &mut Diagnostics) {
         return;
     };
     check_keys(entries, MATCH_KEYS, "`match`", d);
-    rule.actions = yaml::get(entries, "actions").and_then(|n| globs(n, "actions", d));
+    rule.actions = yaml::get(entries, "actions").and_then(|n| {
+        let list = strings(n, "actions", d)?;
+        let rule_id = d.rule.clone();
+        d.actions
+            .extend(list.iter().map(|(pattern, pos)| ActionRef {
+                rule: rule_id.clone(),
+                pattern: (*pattern).to_owned(),
+                pos: *pos,
+            }));
+        Some(list.into_iter().map(|(s, _)| Glob::new(s)).collect())
+    });
     rule.types = yaml::get(entries, "types").and_then(|n| globs(n, "types", d));
     if let Some(subjects) = yaml::get(entries, "subjects") {
         match subjects.as_map() {

@@ -78,6 +78,8 @@ pub(crate) struct Diagnostics {
     /// The rule being compiled, attached to every error reported meanwhile.
     pub(crate) rule: Option<String>,
     errors: Vec<PolicyError>,
+    /// Every action name the rules wrote, for the known-actions check.
+    pub(crate) actions: Vec<crate::actions::ActionRef>,
 }
 
 impl Diagnostics {
@@ -86,6 +88,7 @@ impl Diagnostics {
             file: file.to_owned(),
             rule: None,
             errors: Vec::new(),
+            actions: Vec::new(),
         }
     }
 

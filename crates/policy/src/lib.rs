@@ -195,6 +195,7 @@
 //! - `index.rs`: the action/namespace index that keeps `evaluate` independent of size.
 //! - [`testing`]: test files. `synthetic`: large generated policies for benchmarks.
 
+mod actions;
 mod compile;
 mod cond;
 mod error;
@@ -265,6 +266,8 @@ pub struct Policy {
     rules: Vec<Rule>,
     principals: HashMap<String, Vec<String>>,
     index: Index,
+    action_refs: Vec<actions::ActionRef>,
+    known_actions: Option<Vec<String>>,
 }
 
 /// One request as the policy sees it. Borrowed, so evaluating allocates nothing.
@@ -306,7 +309,27 @@ impl Policy {
             rules: compiled.rules,
             principals: compiled.principals,
             index,
+            action_refs: compiled.action_refs,
+            known_actions: compiled.known_actions,
         })
+    }
+
+    /// The actions the policy declares it knows (`knownActions`), if it does; its rules
+    /// were checked against them when it loaded.
+    pub fn known_actions(&self) -> Option<&[String]> {
+        self.known_actions.as_deref()
+    }
+
+    /// Checks every action a rule names against `known`, the actions an executor
+    /// implements: a literal that is not among them (with the closest name), or a pattern
+    /// that matches none of them, is an error. `file` names the policy in the errors.
+    pub fn check_actions(&self, known: &[&str], file: &str) -> Result<(), PolicyErrors> {
+        let errors = actions::unknown(&self.action_refs, known, file);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(PolicyErrors(errors))
+        }
     }
 
     /// Reads and parses a policy file; errors name the file as `path` is written.

@@ -58,3 +58,13 @@ pub struct ExecuteResponse {
     #[serde(default)]
     pub dry_run: bool,
 }
+
+/// The actions every executor implements, sorted: what `policy-service check` checks rule
+/// actions against unless it is given another executor's list (`executor-service actions`).
+/// The executor's registry is tested to hold exactly these.
+pub const BUILTIN_ACTIONS: [&str; 4] = [
+    "restart_pod",
+    "rollout_restart_deployment",
+    "scale_deployment",
+    "scale_statefulset",
+];

@@ -7,7 +7,8 @@
 //! - [`policy`]: the policy service's request ([`PolicyRequest`]), its answer
 //!   ([`PolicyDecision`]), and the claims of the signed decision token ([`DecisionClaims`])
 //!   that the executor verifies.
-//! - [`execute`]: the executor's request ([`ExecuteRequest`]) and answer ([`ExecuteResponse`]).
+//! - [`execute`]: the executor's request ([`ExecuteRequest`]) and answer ([`ExecuteResponse`]),
+//!   and the names of the built-in actions ([`BUILTIN_ACTIONS`]).
 //!
 //! Field names on the wire are camelCase to stay compatible with the clients in the field.
 
@@ -15,7 +16,7 @@ pub mod execute;
 pub mod policy;
 pub mod resource;
 
-pub use execute::{ExecuteRequest, ExecuteResponse};
+pub use execute::{BUILTIN_ACTIONS, ExecuteRequest, ExecuteResponse};
 pub use policy::{
     DecisionClaims, DecisionKind, ErrorBody, PolicyDecision, PolicyRequest, RequestContext,
     RuleTrace, TOKEN_AUDIENCE, TOKEN_ISSUER,
