@@ -6,6 +6,7 @@ each on a free port, with its log in `target/system-tests/<suite>/`. The suites
 (`adversarial.py`, `faults.py`, `scale_out.py`) drive it over HTTP and check three things
 for every case: the HTTP answer, the audit row, and what the fake cluster saw.
 
+Signatures come from the Python example's client (`examples/python/warden_client.py`).
 Only the Python standard library is used (HTTP with `http.client`, raw sockets for the
 tricks a client library would not send, `psql` for the database, `openssl` for forged
 Ed25519 tokens), so the suites need nothing installed beyond what CI already has.
@@ -51,6 +52,10 @@ from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "examples" / "python"))
+
+from warden_client import sign  # noqa: E402 - the one signer, the example client's
+
 BIN = Path(os.environ.get("WARDEN_BIN_DIR", ROOT / "target" / "debug"))
 BASE_DATABASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 LOG_ROOT = ROOT / "target" / "system-tests"
@@ -232,13 +237,6 @@ def parse_raw_answer(data: bytes) -> tuple[int, Any]:
 # ---------------------------------------------------------------------------------------
 
 
-def sign(secret: str, action: str, params: Any, requested_by: str) -> str:
-    """The client's signature: hex HMAC-SHA256 over Python's `json.dumps` of the signed
-    members (one of the four forms the executor accepts)."""
-    text = json.dumps({"actionType": action, "actionParams": params, "requestedBy": requested_by})
-    return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
-
-
 def execute_body(action: str, params: Any, requested_by: str, decision: Any, secret: str,
                  signature: Optional[str] = None, **extra: Any) -> bytes:
     body = {
@@ -246,7 +244,7 @@ def execute_body(action: str, params: Any, requested_by: str, decision: Any, sec
         "actionParams": params,
         "requestedBy": requested_by,
         "policyDecision": decision,
-        "signature": signature if signature is not None else sign(secret, action, params, requested_by),
+        "signature": signature if signature is not None else sign(action, params, requested_by, secret),
     }
     body.update(extra)
     return json.dumps(body).encode()
