@@ -12,11 +12,12 @@ Ed25519 tokens), so the suites need nothing installed beyond what CI already has
 
 The processes are started by `scripts/lib/stack.py` (the one starter; `Stack` here adds
 what the suites need to drive and inspect it); signatures come from the Python example's
-client (`examples/python/warden_client.py`).
+client (`examples/python/warden_client.py`), and the invariant from `scripts/lib/invariant.py`.
 
 Evidence for "pending, then final": the harness adds a trigger to the suite's database
 (after the executor's migrations) that appends every status an audit row takes to
-`system_test_status_history`. The invariant (`Stack.check_invariant`) then holds the executor to its write-ahead contract: nothing
+`system_test_status_history`. The invariant (`Stack.check_invariant`, see
+`scripts/lib/invariant.py`) then holds the executor to its write-ahead contract: nothing
 left `pending`; mutations at the fake == `succeeded` non-dry-run rows target by target (or
 `unknown` ones where a case allows that); every row of a mutated target went `pending`
 first; nothing was retried.
@@ -51,6 +52,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "scripts" / "lib"), str(ROOT / "examples" / "python")]
 
+import invariant  # noqa: E402
 import stack as stack_lib  # noqa: E402
 from stack import psql  # noqa: E402
 from warden_client import sign  # noqa: E402 - the one signer, the example client's
@@ -316,12 +318,6 @@ def new_ed25519_key(path: Path) -> Path:
 # ---------------------------------------------------------------------------------------
 
 
-def query_json(url: str, sql: str) -> list:
-    """Rows of `sql` as a list of dicts (column names as written in the query)."""
-    out = psql(url, f"SELECT coalesce(json_agg(q), '[]'::json) FROM ({sql}) AS q")
-    return json.loads(out)
-
-
 class Postgres:
     """Stops and starts the local cluster (Debian's pg_ctlcluster). `ensure_running` is
     registered at exit and on SIGTERM/SIGINT by `Postgres.guard`, so a suite that stops it
@@ -398,8 +394,6 @@ CREATE TRIGGER system_test_record_status AFTER INSERT OR UPDATE ON action_audit_
 # ---------------------------------------------------------------------------------------
 # The stack
 # ---------------------------------------------------------------------------------------
-KIND_OF_TARGET = {"pod": "Pod", "deployment": "Deployment", "statefulset": "StatefulSet"}
-
 
 class Stack(stack_lib.Stack):
     """fake-kube + policy-service + `executors` executor-service processes on one fresh
@@ -514,10 +508,7 @@ class Stack(stack_lib.Stack):
         return psql(self.db_url, sql)
 
     def rows(self, where: str = "TRUE") -> list:
-        return query_json(self.db_url, f'''
-            SELECT id::text, status, "reasonCode", "dryRun", "actionType", "requestedBy",
-                   namespace, "targetKind", "targetName", "decisionId", error
-            FROM action_audit_logs WHERE {where} ORDER BY "createdAt", id''')
+        return invariant.audit_rows(self.db_url, where)
 
     def row(self, audit_id: str) -> dict:
         found = self.rows(f"id = '{uuid.UUID(audit_id)}'")
@@ -529,10 +520,7 @@ class Stack(stack_lib.Stack):
 
     def history(self) -> dict:
         """Every status each audit row took, in order."""
-        out = collections.defaultdict(list)
-        for entry in query_json(self.db_url, "SELECT id::text, status FROM system_test_status_history ORDER BY seq"):
-            out[entry["id"]].append(entry["status"])
-        return out
+        return invariant.status_history(self.db_url) or {}
 
     def wait_final(self, audit_id: str, timeout: float = 15.0) -> dict:
         return wait_until(f"audit row {audit_id} to leave pending",
@@ -542,79 +530,9 @@ class Stack(stack_lib.Stack):
     # -- the invariant ------------------------------------------------------------------
 
     def check_invariant(self, allow_unknown: bool = False, pending_timeout: float = 20.0) -> str:
-        """The system invariant (see the module docs). `allow_unknown`: mutations may also
-        be explained by `unknown` rows (timeouts, crashes). Returns a one-line summary."""
-        wait_until("no pending audit rows",
-                   lambda: self.sql("SELECT count(*) FROM action_audit_logs WHERE status = 'pending'") == "0",
-                   pending_timeout, 0.25)
-        rows = self.rows()
-        mutations = self.mutations()
-        history = self.history()
-
-        def key(namespace, kind, name):
-            return (namespace, kind, name)
-
-        mutated = collections.Counter(key(m["namespace"], m["kind"], m["name"]) for m in mutations)
-        live = [r for r in rows if not r["dryRun"]]
-        succeeded = collections.Counter(
-            key(r["namespace"], KIND_OF_TARGET.get(r["targetKind"] or "", r["targetKind"]), r["targetName"])
-            for r in live if r["status"] == "succeeded")
-        unknown = collections.Counter(
-            key(r["namespace"], KIND_OF_TARGET.get(r["targetKind"] or "", r["targetKind"]), r["targetName"])
-            for r in live if r["status"] == "unknown")
-        problems = []
-        missing = succeeded - mutated
-        if missing:
-            problems.append(f"succeeded rows without a mutation at the fake: {dict(missing)}")
-        unexplained = mutated - succeeded
-        if allow_unknown:
-            unexplained -= unknown
-        if unexplained:
-            problems.append(f"mutations without a succeeded{' or unknown' if allow_unknown else ''} row: "
-                            f"{dict(unexplained)}")
-        if not allow_unknown:
-            n_unknown = sum(unknown.values())
-            if n_unknown:
-                problems.append(f"{n_unknown} unknown rows in a suite that allows none")
-        # Write-ahead: every row of a mutated target went pending, then final.
-        by_target = collections.defaultdict(list)
-        for r in live:
-            by_target[key(r["namespace"], KIND_OF_TARGET.get(r["targetKind"] or "", r["targetKind"]),
-                          r["targetName"])].append(r)
-        for target in mutated:
-            started = [r for r in by_target.get(target, []) if r["status"] != "rejected"]
-            for r in started:
-                trail = history.get(r["id"], [])
-                if len(trail) != 2 or trail[0] != "pending" or trail[1] == "pending":
-                    problems.append(f"row {r['id']} of mutated {target} has status history {trail}")
-            if not started:
-                problems.append(f"mutated {target} has no started audit row")
-        # No retries: mutating requests per target <= started attempts for that target.
-        mutating = collections.Counter()
-        for req in self.fake_requests():
-            if req["method"] in ("DELETE", "PATCH", "PUT", "POST") and not req["dryRun"]:
-                mutating[request_target(req["path"])] += 1
-        for target, count in mutating.items():
-            started = len([r for r in by_target.get(target, []) if r["status"] != "rejected"])
-            if count > started:
-                problems.append(f"{target}: {count} mutating requests for {started} started attempts")
-        check(not problems, "invariant broken:\n     " + "\n     ".join(problems))
-        return (f"{len(mutations)} mutations = {sum(succeeded.values())} succeeded"
-                f"{f' + {sum((mutated - succeeded).values())} of {sum(unknown.values())} unknown' if allow_unknown and unknown else ''}"
-                f" non-dry-run rows, 0 pending, {len(rows)} rows")
-
-
-def request_target(path: str) -> tuple:
-    """(namespace, Kind, name) of a Kubernetes API path at the fake."""
-    parts = path.strip("/").split("/")
-    try:
-        ns = parts[parts.index("namespaces") + 1]
-        resource = parts[parts.index("namespaces") + 2]
-        name = parts[parts.index("namespaces") + 3]
-    except (ValueError, IndexError):
-        return ("", "", path)
-    kind = {"pods": "Pod", "deployments": "Deployment", "statefulsets": "StatefulSet"}.get(resource, resource)
-    return (ns, kind, name)
+        """The system invariant (`scripts/lib/invariant.py`). `allow_unknown`: mutations may
+        also be explained by `unknown` rows (timeouts, crashes). Returns a one-line summary."""
+        return invariant.check(self.db_url, self.fake_url, allow_unknown, pending_timeout)
 
 
 # ---------------------------------------------------------------------------------------
