@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 import unittest
+from pathlib import Path
 
 import requests
 
 from warden_client import ExecutionFailed, NotAllowed, OutcomeUnknown, WardenClient
+
+# The system invariant, the one the system test suites check too.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "lib"))
+import invariant  # noqa: E402
 
 FAKE = os.environ["FAKE_URL"]
 DATABASE_URL = os.environ["DATABASE_URL"]
@@ -142,17 +148,13 @@ class Flow(unittest.TestCase):
 
 class Invariant(unittest.TestCase):
     def test_zz_mutations_equal_succeeded_rows_and_nothing_is_pending(self):
-        time.sleep(0.5)
-        mutations = len(requests.get(f"{FAKE}/_fake/mutations", timeout=5).json())
-        out = subprocess.run(
-            ["psql", DATABASE_URL, "-qAt", "-F", "|", "-c",
-             "SELECT count(*) FILTER (WHERE status = 'succeeded' AND NOT \"dryRun\"),"
-             " count(*) FILTER (WHERE status = 'pending') FROM action_audit_logs"],
-            check=True, capture_output=True, text=True,
-        ).stdout.strip()
-        succeeded, pending = (int(x) for x in out.split("|"))
-        self.assertEqual(mutations, succeeded)
-        self.assertEqual(pending, 0)
+        # Target by target: mutations at the fake == succeeded non-dry-run rows, no pending
+        # rows (given half a second to settle), no mutation retried.
+        invariant.wait_no_pending(DATABASE_URL, 0.5)
+        evidence = invariant.gather(DATABASE_URL, FAKE)
+        self.assertEqual(invariant.problems(evidence), [])
+        succeeded = [r for r in evidence.rows if r["status"] == "succeeded" and not r["dryRun"]]
+        self.assertEqual(len(evidence.mutations), len(succeeded))
 
 
 if __name__ == "__main__":

@@ -123,7 +123,7 @@ def cases(suite: Suite, s: Stack) -> None:
     def tampered_params():
         signed_for, sent_for = next(pod), next(pod)
         decision = s.allowed("restart_pod", f"{NS}/pod/{sent_for}")  # the token fits what is sent
-        signature = sign(s.secret, "restart_pod", restart_params(signed_for), ENGINE)
+        signature = sign("restart_pod", restart_params(signed_for), ENGINE, s.secret)
         body = execute_body("restart_pod", restart_params(sent_for), ENGINE, decision, s.secret, signature)
         refused(s, body, 401, "bad_signature", targets=((NS, signed_for), (NS, sent_for)))
 
@@ -132,7 +132,7 @@ def cases(suite: Suite, s: Stack) -> None:
     def tampered_requester():
         target = next(pod)
         decision = s.allowed("restart_pod", f"{NS}/pod/{target}", OPERATOR)
-        signature = sign(s.secret, "restart_pod", restart_params(target), ENGINE)
+        signature = sign("restart_pod", restart_params(target), ENGINE, s.secret)
         body = execute_body("restart_pod", restart_params(target), OPERATOR, decision, s.secret, signature)
         refused(s, body, 401, "bad_signature", targets=((NS, target),))
 
@@ -366,7 +366,7 @@ def cases(suite: Suite, s: Stack) -> None:
     def valid_parts(target: str) -> tuple[dict, dict, str]:
         decision = s.allowed("restart_pod", f"{NS}/pod/{target}")
         params = restart_params(target)
-        return decision, params, sign(s.secret, "restart_pod", params, ENGINE)
+        return decision, params, sign("restart_pod", params, ENGINE, s.secret)
 
     def duplicate_top():
         signed_for, smuggled = next(pod), next(pod)

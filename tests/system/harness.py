@@ -10,17 +10,17 @@ Only the Python standard library is used (HTTP with `http.client`, raw sockets f
 tricks a client library would not send, `psql` for the database, `openssl` for forged
 Ed25519 tokens), so the suites need nothing installed beyond what CI already has.
 
+The processes are started by `scripts/lib/stack.py` (the one starter; `Stack` here adds
+what the suites need to drive and inspect it); signatures come from the Python example's
+client (`examples/python/warden_client.py`), and the invariant from `scripts/lib/invariant.py`.
+
 Evidence for "pending, then final": the harness adds a trigger to the suite's database
 (after the executor's migrations) that appends every status an audit row takes to
-`system_test_status_history`. The invariant (`Stack.check_invariant`) then holds the
-executor to its write-ahead contract:
-
-- no audit row is left `pending`;
-- every `succeeded` non-dry-run row matches one mutation recorded by the fake, and every
-  mutation matches a `succeeded` row, or an `unknown` row (an outcome the executor could
-  not know: a timeout, or a crash it reconciled) when the case allows that;
-- every row whose target was mutated went `pending` first and then to its final status;
-- no target saw more mutating requests than started attempts (nothing was retried).
+`system_test_status_history`. The invariant (`Stack.check_invariant`, see
+`scripts/lib/invariant.py`) then holds the executor to its write-ahead contract: nothing
+left `pending`; mutations at the fake == `succeeded` non-dry-run rows target by target (or
+`unknown` ones where a case allows that); every row of a mutated target went `pending`
+first; nothing was retried.
 
 Processes are started with PR_SET_PDEATHSIG, so they die with the harness even when it is
 killed; `Stack.stop` ends them and drops the database.
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import base64
 import collections
-import ctypes
 import hashlib
 import hmac
 import http.client
@@ -45,12 +44,19 @@ import threading
 import time
 import traceback
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT / "scripts" / "lib"), str(ROOT / "examples" / "python")]
+
+import invariant  # noqa: E402
+import stack as stack_lib  # noqa: E402
+from stack import psql  # noqa: E402
+from warden_client import sign  # noqa: E402 - the one signer, the example client's
+
 BIN = Path(os.environ.get("WARDEN_BIN_DIR", ROOT / "target" / "debug"))
 BASE_DATABASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 LOG_ROOT = ROOT / "target" / "system-tests"
@@ -232,13 +238,6 @@ def parse_raw_answer(data: bytes) -> tuple[int, Any]:
 # ---------------------------------------------------------------------------------------
 
 
-def sign(secret: str, action: str, params: Any, requested_by: str) -> str:
-    """The client's signature: hex HMAC-SHA256 over Python's `json.dumps` of the signed
-    members (one of the four forms the executor accepts)."""
-    text = json.dumps({"actionType": action, "actionParams": params, "requestedBy": requested_by})
-    return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
-
-
 def execute_body(action: str, params: Any, requested_by: str, decision: Any, secret: str,
                  signature: Optional[str] = None, **extra: Any) -> bytes:
     body = {
@@ -246,7 +245,7 @@ def execute_body(action: str, params: Any, requested_by: str, decision: Any, sec
         "actionParams": params,
         "requestedBy": requested_by,
         "policyDecision": decision,
-        "signature": signature if signature is not None else sign(secret, action, params, requested_by),
+        "signature": signature if signature is not None else sign(action, params, requested_by, secret),
     }
     body.update(extra)
     return json.dumps(body).encode()
@@ -315,83 +314,8 @@ def new_ed25519_key(path: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------------
-# Processes
-# ---------------------------------------------------------------------------------------
-
-_libc = ctypes.CDLL("libc.so.6", use_errno=True) if sys.platform.startswith("linux") else None
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    # The child gets SIGKILL when the harness's main thread exits, however it exits.
-    if _libc is not None:
-        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Proc:
-    name: str
-    popen: subprocess.Popen
-    log: Path
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
-        if self.popen.poll() is not None:
-            return
-        self.popen.send_signal(sig)
-        try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait(5)
-
-
-def spawn(name: str, argv: list, env: dict, log: Path, cwd: Path) -> Proc:
-    # PR_SET_PDEATHSIG fires when the *thread* that forked exits: fork from the main thread.
-    check(threading.current_thread() is threading.main_thread(), "spawn from the main thread only")
-    out = open(log, "ab")  # noqa: SIM115 - the child owns it
-    popen = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
-    out.close()
-    return Proc(name, popen, log)
-
-
-def tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-# ---------------------------------------------------------------------------------------
 # Postgres
 # ---------------------------------------------------------------------------------------
-
-
-def database_url(name: str) -> str:
-    return BASE_DATABASE_URL.rsplit("/", 1)[0] + "/" + name
-
-
-def psql(url: str, sql: str, timeout: float = 30.0) -> str:
-    done = subprocess.run(["psql", url, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                          capture_output=True, text=True, timeout=timeout)
-    if done.returncode != 0:
-        raise AssertionError(f"psql failed: {done.stderr.strip()} (sql: {sql[:200]})")
-    return done.stdout.strip()
-
-
-def query_json(url: str, sql: str) -> list:
-    """Rows of `sql` as a list of dicts (column names as written in the query)."""
-    out = psql(url, f"SELECT coalesce(json_agg(q), '[]'::json) FROM ({sql}) AS q")
-    return json.loads(out)
 
 
 class Postgres:
@@ -471,142 +395,39 @@ CREATE TRIGGER system_test_record_status AFTER INSERT OR UPDATE ON action_audit_
 # The stack
 # ---------------------------------------------------------------------------------------
 
-KIND_OF_TARGET = {"pod": "Pod", "deployment": "Deployment", "statefulset": "StatefulSet"}
-
-
-class Stack:
+class Stack(stack_lib.Stack):
     """fake-kube + policy-service + `executors` executor-service processes on one fresh
-    database named `warden_system_<suite>`."""
+    database named `warden_system_<suite>`, logs in `target/system-tests/<suite>/`."""
 
     def __init__(self, suite: str, executors: int = 1, executor_env: Optional[dict] = None,
                  policy_env: Optional[dict] = None):
+        super().__init__(BIN, f"warden_system_{suite.replace('-', '_')}", LOG_ROOT / suite,
+                         executors=executors, base_database_url=BASE_DATABASE_URL,
+                         policy_env=policy_env, executor_env={
+                             # Loose defaults so that cases are not throttled by accident;
+                             # suites tighten what they test.
+                             "EXECUTOR_REQUESTS_PER_SECOND": "100000",
+                             # (one budget row per unit: keep these in the hundreds)
+                             "RATE_LIMIT_RESTART_MAX": "500",
+                             "RATE_LIMIT_SCALE_MAX": "500",
+                             "RATE_LIMIT_ROLLOUT_RESTART_MAX": "500",
+                             "DATABASE_MAX_CONNECTIONS": "8",
+                             "RUST_LOG": "warn,executor_service=info",
+                             **(executor_env or {}),
+                         })
         self.suite = suite
-        self.executor_count = executors
-        self.executor_env = {
-            # Loose defaults so that cases are not throttled by accident; suites tighten what
-            # they test.
-            "EXECUTOR_REQUESTS_PER_SECOND": "100000",
-            # (one budget row per unit: keep these in the hundreds)
-            "RATE_LIMIT_RESTART_MAX": "500",
-            "RATE_LIMIT_SCALE_MAX": "500",
-            "RATE_LIMIT_ROLLOUT_RESTART_MAX": "500",
-            "DATABASE_MAX_CONNECTIONS": "8",
-            "RUST_LOG": "warn,executor_service=info",
-            **(executor_env or {}),
-        }
-        self.policy_env = policy_env or {}
-        self.db_name = f"warden_system_{suite.replace('-', '_')}"
-        self.db_url = database_url(self.db_name)
-        self.dir = LOG_ROOT / suite
-        self.secret = os.urandom(32).hex()
-        self.procs: list[Proc] = []
-        self.executors: list[Optional[Proc]] = [None] * executors
-        self.executor_ports = [free_port() for _ in range(executors)]
-        self.fake_url = ""
-        self.policy_url = ""
-        self.key_file = self.dir / "decision-key.pem"
 
     # -- life cycle ---------------------------------------------------------------------
 
     def start(self) -> "Stack":
         if self.dir.exists():
             shutil.rmtree(self.dir)
-        self.dir.mkdir(parents=True)
-        psql(BASE_DATABASE_URL, f"DROP DATABASE IF EXISTS {self.db_name} WITH (FORCE)")
-        psql(BASE_DATABASE_URL, f"CREATE DATABASE {self.db_name}")
-
-        fake = spawn("fake-kube", [str(BIN / "fake-kube"), "--addr", "127.0.0.1:0"],
-                     self._env({"RUST_LOG": "warn"}), self.dir / "fake-kube.log", self.dir)
-        self.procs.append(fake)
-        line = wait_until("fake-kube to print its address",
-                          lambda: next((l for l in fake.log.read_text().splitlines()
-                                        if l.startswith("listening ")), None), 10)
-        self.fake_url = line.split(" ", 1)[1].strip()
-        (self.dir / "kubeconfig").write_text(
-            "apiVersion: v1\nkind: Config\n"
-            f"clusters: [{{name: fake, cluster: {{server: \"{self.fake_url}\"}}}}]\n"
-            "users: [{name: fake, user: {}}]\n"
-            "contexts: [{name: fake, context: {cluster: fake, user: fake}}]\n"
-            "current-context: fake\n")
-
-        subprocess.run([str(BIN / "policy-service"), "keygen", "--out", str(self.key_file)],
-                       check=True, capture_output=True, cwd=self.dir)
+        super().start()
         # The policy service's own key, for tokens only it could sign (expired ones, a
         # policy gone wrong): openssl needs it as PKCS#8 v1.
         self.signing_key = openssl_readable_key(self.key_file)
-        port = free_port()
-        self.policy_url = f"http://127.0.0.1:{port}"
-        policy = spawn("policy-service", [str(BIN / "policy-service")], self._env({
-            "POLICY_BIND": f"127.0.0.1:{port}",
-            "POLICY_FILE": str(ROOT / "policies" / "default.yaml"),
-            "DECISION_SIGNING_KEY_FILE": str(self.key_file),
-            "RUST_LOG": "warn",
-            **self.policy_env,
-        }), self.dir / "policy-service.log", self.dir)
-        self.procs.append(policy)
-        self.wait_ready(self.policy_url, policy)
-
-        for index in range(self.executor_count):
-            self.start_executor(index)
         psql(self.db_url, HISTORY_SQL)
         return self
-
-    def _env(self, extra: dict) -> dict:
-        # A clean environment: nothing of the caller's (DATABASE_URL, RUST_LOG, ...) leaks in,
-        # and the working directory is the suite's own, so no .env file is read.
-        base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
-        return {**base, "NO_COLOR": "1", **extra}
-
-    def executor_url(self, index: int = 0) -> str:
-        return f"http://127.0.0.1:{self.executor_ports[index]}"
-
-    @property
-    def executor(self) -> str:
-        return self.executor_url(0)
-
-    def start_executor(self, index: int = 0, wait: bool = True) -> Proc:
-        proc = spawn(f"executor-{index}", [str(BIN / "executor-service")], self._env({
-            "EXECUTOR_BIND": f"127.0.0.1:{self.executor_ports[index]}",
-            "DATABASE_URL": self.db_url,
-            "POLICY_URL": self.policy_url,
-            "KUBECONFIG": str(self.dir / "kubeconfig"),
-            "JWT_SECRET": self.secret,
-            **self.executor_env,
-        }), self.dir / f"executor-{index}.log", self.dir)
-        self.executors[index] = proc
-        self.procs.append(proc)
-        if wait:
-            self.wait_ready(self.executor_url(index), proc)
-        return proc
-
-    def wait_ready(self, url: str, proc: Proc, timeout: float = 30.0) -> None:
-        def ready():
-            if not proc.alive():
-                raise AssertionError(f"{proc.name} exited with {proc.popen.returncode}:\n{tail(proc.log)}")
-            try:
-                return http_request(f"{url}/readyz", timeout=2).status == 200
-            except OSError:
-                return False
-
-        deadline = time.monotonic() + timeout
-        while not ready():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{proc.name} not ready at {url} after {timeout:.0f}s:\n{tail(proc.log)}")
-            time.sleep(0.1)
-
-    def stop(self, drop_database: bool = True) -> None:
-        for proc in reversed(self.procs):
-            proc.stop()
-        self.procs.clear()
-        if drop_database:
-            try:
-                psql(BASE_DATABASE_URL, f"DROP DATABASE IF EXISTS {self.db_name} WITH (FORCE)")
-            except Exception:  # noqa: BLE001 - Postgres may be the thing that failed
-                pass
-
-    def dump_logs(self) -> None:
-        for proc in self.procs:
-            print(f"--- last lines of {proc.log} ---\n{tail(proc.log, 25)}", flush=True)
 
     # -- the fake cluster ---------------------------------------------------------------
 
@@ -687,10 +508,7 @@ class Stack:
         return psql(self.db_url, sql)
 
     def rows(self, where: str = "TRUE") -> list:
-        return query_json(self.db_url, f'''
-            SELECT id::text, status, "reasonCode", "dryRun", "actionType", "requestedBy",
-                   namespace, "targetKind", "targetName", "decisionId", error
-            FROM action_audit_logs WHERE {where} ORDER BY "createdAt", id''')
+        return invariant.audit_rows(self.db_url, where)
 
     def row(self, audit_id: str) -> dict:
         found = self.rows(f"id = '{uuid.UUID(audit_id)}'")
@@ -702,10 +520,7 @@ class Stack:
 
     def history(self) -> dict:
         """Every status each audit row took, in order."""
-        out = collections.defaultdict(list)
-        for entry in query_json(self.db_url, "SELECT id::text, status FROM system_test_status_history ORDER BY seq"):
-            out[entry["id"]].append(entry["status"])
-        return out
+        return invariant.status_history(self.db_url) or {}
 
     def wait_final(self, audit_id: str, timeout: float = 15.0) -> dict:
         return wait_until(f"audit row {audit_id} to leave pending",
@@ -715,79 +530,9 @@ class Stack:
     # -- the invariant ------------------------------------------------------------------
 
     def check_invariant(self, allow_unknown: bool = False, pending_timeout: float = 20.0) -> str:
-        """The system invariant (see the module docs). `allow_unknown`: mutations may also
-        be explained by `unknown` rows (timeouts, crashes). Returns a one-line summary."""
-        wait_until("no pending audit rows",
-                   lambda: self.sql("SELECT count(*) FROM action_audit_logs WHERE status = 'pending'") == "0",
-                   pending_timeout, 0.25)
-        rows = self.rows()
-        mutations = self.mutations()
-        history = self.history()
-
-        def key(namespace, kind, name):
-            return (namespace, kind, name)
-
-        mutated = collections.Counter(key(m["namespace"], m["kind"], m["name"]) for m in mutations)
-        live = [r for r in rows if not r["dryRun"]]
-        succeeded = collections.Counter(
-            key(r["namespace"], KIND_OF_TARGET.get(r["targetKind"] or "", r["targetKind"]), r["targetName"])
-            for r in live if r["status"] == "succeeded")
-        unknown = collections.Counter(
-            key(r["namespace"], KIND_OF_TARGET.get(r["targetKind"] or "", r["targetKind"]), r["targetName"])
-            for r in live if r["status"] == "unknown")
-        problems = []
-        missing = succeeded - mutated
-        if missing:
-            problems.append(f"succeeded rows without a mutation at the fake: {dict(missing)}")
-        unexplained = mutated - succeeded
-        if allow_unknown:
-            unexplained -= unknown
-        if unexplained:
-            problems.append(f"mutations without a succeeded{' or unknown' if allow_unknown else ''} row: "
-                            f"{dict(unexplained)}")
-        if not allow_unknown:
-            n_unknown = sum(unknown.values())
-            if n_unknown:
-                problems.append(f"{n_unknown} unknown rows in a suite that allows none")
-        # Write-ahead: every row of a mutated target went pending, then final.
-        by_target = collections.defaultdict(list)
-        for r in live:
-            by_target[key(r["namespace"], KIND_OF_TARGET.get(r["targetKind"] or "", r["targetKind"]),
-                          r["targetName"])].append(r)
-        for target in mutated:
-            started = [r for r in by_target.get(target, []) if r["status"] != "rejected"]
-            for r in started:
-                trail = history.get(r["id"], [])
-                if len(trail) != 2 or trail[0] != "pending" or trail[1] == "pending":
-                    problems.append(f"row {r['id']} of mutated {target} has status history {trail}")
-            if not started:
-                problems.append(f"mutated {target} has no started audit row")
-        # No retries: mutating requests per target <= started attempts for that target.
-        mutating = collections.Counter()
-        for req in self.fake_requests():
-            if req["method"] in ("DELETE", "PATCH", "PUT", "POST") and not req["dryRun"]:
-                mutating[request_target(req["path"])] += 1
-        for target, count in mutating.items():
-            started = len([r for r in by_target.get(target, []) if r["status"] != "rejected"])
-            if count > started:
-                problems.append(f"{target}: {count} mutating requests for {started} started attempts")
-        check(not problems, "invariant broken:\n     " + "\n     ".join(problems))
-        return (f"{len(mutations)} mutations = {sum(succeeded.values())} succeeded"
-                f"{f' + {sum((mutated - succeeded).values())} of {sum(unknown.values())} unknown' if allow_unknown and unknown else ''}"
-                f" non-dry-run rows, 0 pending, {len(rows)} rows")
-
-
-def request_target(path: str) -> tuple:
-    """(namespace, Kind, name) of a Kubernetes API path at the fake."""
-    parts = path.strip("/").split("/")
-    try:
-        ns = parts[parts.index("namespaces") + 1]
-        resource = parts[parts.index("namespaces") + 2]
-        name = parts[parts.index("namespaces") + 3]
-    except (ValueError, IndexError):
-        return ("", "", path)
-    kind = {"pods": "Pod", "deployments": "Deployment", "statefulsets": "StatefulSet"}.get(resource, resource)
-    return (ns, kind, name)
+        """The system invariant (`scripts/lib/invariant.py`). `allow_unknown`: mutations may
+        also be explained by `unknown` rows (timeouts, crashes). Returns a one-line summary."""
+        return invariant.check(self.db_url, self.fake_url, allow_unknown, pending_timeout)
 
 
 # ---------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ use common::*;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::{Value, json};
 
 /// A running `fake-kube` process, killed when dropped (even when the test fails).
@@ -183,4 +184,33 @@ async fn the_binary_preloads_a_seed_file() {
 
     // Assert
     assert_eq!(scale.spec.unwrap().replicas, Some(2));
+}
+
+#[tokio::test]
+async fn the_binary_writes_a_kubeconfig_pointing_at_itself() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubeconfig");
+
+    // Act
+    let process = Process::start(&["--kubeconfig", path.to_str().unwrap()]);
+    let kubeconfig = Kubeconfig::read_from(&path).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .unwrap();
+    let pods: Api<Pod> = Api::default_namespaced(kube::Client::try_from(config.clone()).unwrap());
+    let listed = pods.list(&Default::default()).await.unwrap();
+
+    // Assert
+    assert_eq!(
+        config.cluster_url.to_string().trim_end_matches('/'),
+        process.url
+    );
+    assert_eq!(config.default_namespace, "default");
+    assert!(listed.items.is_empty());
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["kubeconfig"], "no temporary file is left behind");
 }

@@ -2,21 +2,24 @@
 //! load scripts.
 //!
 //! ```text
-//! fake-kube [--addr 127.0.0.1:0] [--seed FILE.json]
+//! fake-kube [--addr 127.0.0.1:0] [--seed FILE.json] [--kubeconfig PATH]
 //! ```
 //!
 //! The first line on stdout is `listening http://HOST:PORT`, printed once the port is
-//! bound and the seed loaded, so a harness can read one line and start. It runs until
+//! bound, the seed loaded and the kubeconfig (if asked for) written, so a harness can read
+//! one line and start. `--kubeconfig PATH` writes a kubeconfig whose current context points
+//! at the server (namespace `default`, no credentials); it is written to a temporary file
+//! next to PATH and renamed, so a reader never sees half a file. It runs until
 //! SIGINT or SIGTERM. The admin API under `/_fake/` is described on
 //! `warden_test_support::FakeKube`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use warden_test_support::FakeKube;
 
-const USAGE: &str = "usage: fake-kube [--addr 127.0.0.1:0] [--seed FILE.json]";
+const USAGE: &str = "usage: fake-kube [--addr 127.0.0.1:0] [--seed FILE.json] [--kubeconfig PATH]";
 
 /// Command-line options.
 struct Args {
@@ -24,6 +27,8 @@ struct Args {
     addr: SocketAddr,
     /// Objects to preload, in the `POST /_fake/objects` format.
     seed: Option<PathBuf>,
+    /// Where to write a kubeconfig pointing at the server, once it listens.
+    kubeconfig: Option<PathBuf>,
 }
 
 impl Args {
@@ -31,6 +36,7 @@ impl Args {
         let mut parsed = Args {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             seed: None,
+            kubeconfig: None,
         };
         while let Some(arg) = args.next() {
             let (flag, inline) = match arg.split_once('=') {
@@ -51,6 +57,7 @@ impl Args {
                         .map_err(|e| format!("--addr {text:?} is not host:port: {e}"))?;
                 }
                 "--seed" => parsed.seed = Some(PathBuf::from(value()?)),
+                "--kubeconfig" => parsed.kubeconfig = Some(PathBuf::from(value()?)),
                 "-h" | "--help" => return Err(String::new()),
                 other => return Err(format!("unknown argument {other:?}")),
             }
@@ -88,11 +95,32 @@ async fn main() -> ExitCode {
             }
         }
     }
+    if let Some(path) = &args.kubeconfig
+        && let Err(e) = write_atomically(path, &fake.kubeconfig_yaml())
+    {
+        eprintln!(
+            "fake-kube: cannot write the kubeconfig {}: {e}",
+            path.display()
+        );
+        return ExitCode::FAILURE;
+    }
     // stdout is line-buffered, so the harness sees this line at once.
     println!("listening {}", fake.url());
     wait_for_signal().await;
     fake.shutdown().await;
     ExitCode::SUCCESS
+}
+
+/// Writes `text` to a temporary file beside `path`, then renames it over `path`: a process
+/// polling for the file reads either nothing or all of it.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".{}.tmp", std::process::id()));
+    let temporary = PathBuf::from(temporary);
+    std::fs::write(&temporary, text)?;
+    std::fs::rename(&temporary, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temporary);
+    })
 }
 
 /// Resolves on SIGINT or (on Unix) SIGTERM, the signal process supervisors send.
