@@ -55,7 +55,13 @@ pub fn main() -> ExitCode {
 }
 
 fn serve() -> ExitCode {
-    warden_service_kit::run_binary(crate::telemetry::init, Config::from_env, crate::run)
+    warden_service_kit::run_binary(Config::from_env, |config| async move {
+        crate::Application::build(&config)
+            .await?
+            .run_until_stopped()
+            .await?;
+        anyhow::Ok(())
+    })
 }
 
 /// `check`: loads each file and reports errors.
