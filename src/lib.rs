@@ -16,15 +16,19 @@
 //!
 //! # Layout
 //! - [`Settings`]: both configurations with the defaults above ([`Settings::from_lookup`]).
-//! - [`connect_cluster`]: finds a cluster, or decides there is none.
 //! - [`banner`]: what is printed once both services listen.
-//! - [`run`]: starts both and serves until SIGTERM or Ctrl-C.
-//! - `src/main.rs`: the thin binary.
+//! - [`run`]: builds both services' `Application`s, as their own binaries do, and serves
+//!   until SIGTERM or Ctrl-C.
+//! - `src/main.rs`: the thin binary: the action registry, the settings, the cluster
+//!   (`executor_service::kube_client::discover`, the executor binary's rule except that
+//!   no cluster found is never an error here), then [`run`].
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
+use executor_service::actions::Registry;
 use rand_core::{OsRng, RngCore as _};
+
+pub use executor_service::kube_client::ClusterChoice;
 
 /// Policy service address of `cargo run`.
 pub const DEFAULT_POLICY_BIND: &str = "127.0.0.1:3000";
@@ -51,8 +55,12 @@ pub struct SettingsError(String);
 
 impl Settings {
     /// Reads both configurations through `lookup` (the environment), filling in the
-    /// defaults of the table in the crate documentation.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
+    /// defaults of the table in the crate documentation; the executor's budgets are those
+    /// of `registry`'s actions.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        registry: &Registry,
+    ) -> Result<Settings, SettingsError> {
         let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let generated_secret = match set("JWT_SECRET") {
             Some(_) => None,
@@ -74,11 +82,7 @@ impl Settings {
             "POLICY_URL" => set(name).or_else(|| Some(policy_url.clone())),
             _ => with_defaults(name),
         };
-        let keys: Vec<&str> = executor_service::actions::Registry::with_builtins()
-            .names()
-            .into_iter()
-            .map(|(_, key)| key)
-            .collect();
+        let keys = executor_service::config::budget_keys(registry);
         let executor = executor_service::config::Config::from_lookup(executor_lookup, &keys)
             .map_err(|e| SettingsError(e.to_string()))?;
         Ok(Settings {
@@ -106,40 +110,6 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
         SocketAddr::new(loopback, addr.port())
     } else {
         addr
-    }
-}
-
-/// The cluster the executor acts on, if any.
-pub struct ClusterChoice {
-    /// The client; `None` runs every action as a dry run answered by the executor.
-    pub client: Option<kube::Client>,
-    /// Where it points, for the banner (`none` without a cluster).
-    pub description: String,
-}
-
-/// Finds a cluster as the Kubernetes tools do (`KUBECONFIG`, `~/.kube/config`, in-cluster
-/// ServiceAccount). None found means no cluster. A `KUBECONFIG` that is set but unusable is
-/// an error, not a silent fall back to no cluster.
-pub async fn connect_cluster(
-    kubeconfig_set: bool,
-    timeout: Duration,
-) -> anyhow::Result<ClusterChoice> {
-    match kube::Config::infer().await {
-        Ok(config) => {
-            let description = config.cluster_url.to_string();
-            let client = executor_service::kube_client::client_from_config(config, timeout)?;
-            Ok(ClusterChoice {
-                client: Some(client),
-                description,
-            })
-        }
-        Err(err) if kubeconfig_set => Err(anyhow::anyhow!(
-            "KUBECONFIG is set but no usable configuration was found: {err}"
-        )),
-        Err(_) => Ok(ClusterChoice {
-            client: None,
-            description: "none".to_owned(),
-        }),
     }
 }
 
@@ -203,31 +173,29 @@ The README's walk-through signs and executes that decision step by step.
     )
 }
 
-/// Starts both services and serves until SIGTERM or Ctrl-C (each drains its open requests).
-pub async fn run(settings: Settings, cluster: ClusterChoice) -> anyhow::Result<()> {
+/// Starts both services, the actions of `registry` on `cluster`, and serves until SIGTERM
+/// or Ctrl-C (each drains its open requests).
+pub async fn run(
+    settings: Settings,
+    registry: Registry,
+    cluster: ClusterChoice,
+) -> anyhow::Result<()> {
     // The policy service serves before the executor starts: the executor fetches its keys
     // at start-up.
-    let (policy_listener, policy_state) = policy_service::prepare(&settings.policy).await?;
-    let policy_addr = policy_listener.local_addr()?;
-    let policy = tokio::spawn(policy_service::serve(
-        policy_listener,
-        policy_state,
-        settings.policy.reload_interval,
-        policy_service::shutdown_signal(),
-    ));
-    let (executor_listener, executor_state) =
-        executor_service::prepare(settings.executor.clone(), cluster.client.clone()).await?;
-    let executor_addr = executor_listener.local_addr()?;
+    let policy = policy_service::Application::build(&settings.policy).await?;
+    let policy_addr = policy.local_addr();
+    let policy = tokio::spawn(policy.run_until_stopped());
+    let executor = executor_service::Application::build(
+        settings.executor.clone(),
+        registry,
+        cluster.client.clone(),
+    )
+    .await?;
     println!(
         "{}",
-        banner(&settings, policy_addr, executor_addr, &cluster)
+        banner(&settings, policy_addr, executor.local_addr(), &cluster)
     );
-    let executor = executor_service::serve(
-        executor_listener,
-        executor_state,
-        executor_service::shutdown_signal(),
-    );
-    let (policy, executor) = tokio::join!(policy, executor);
+    let (policy, executor) = tokio::join!(policy, executor.run_until_stopped());
     executor?;
     policy??;
     Ok(())
@@ -245,7 +213,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Settings::from_lookup(|name| env.get(name).cloned())
+        Settings::from_lookup(|name| env.get(name).cloned(), &Registry::with_builtins())
     }
 
     #[test]

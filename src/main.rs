@@ -2,15 +2,23 @@
 
 use std::process::ExitCode;
 
+use executor_service::actions::Registry;
+use executor_service::kube_client::{self, WithoutCluster};
+
 fn main() -> ExitCode {
+    // The one registry of this process: which budgets the settings read, and what the
+    // executor serves.
+    let registry = Registry::with_builtins();
     warden_service_kit::run_binary(
-        executor_service::init_tracing,
-        || warden::Settings::from_lookup(|name| std::env::var(name).ok()),
-        |settings| async move {
-            let kubeconfig_set = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty());
+        move || {
+            warden::Settings::from_lookup(|name| std::env::var(name).ok(), &registry)
+                .map(|settings| (settings, registry))
+        },
+        |(settings, registry)| async move {
             let cluster =
-                warden::connect_cluster(kubeconfig_set, settings.executor.kube_timeout).await?;
-            warden::run(settings, cluster).await
+                kube_client::discover(WithoutCluster::Allowed, settings.executor.kube_timeout)
+                    .await?;
+            warden::run(settings, registry, cluster).await
         },
     )
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
+use crate::actions::Registry;
 use crate::store::Budget;
 
 /// Default listen address (`EXECUTOR_BIND`).
@@ -30,21 +31,13 @@ const BUDGET_DEFAULTS: &[(&str, u64, u32)] = &[
 /// Default for a budget key without its own default (custom actions).
 const FALLBACK_BUDGET: (u64, u32) = (300, 5);
 
-/// A setting that could not be used.
-#[derive(Debug, thiserror::Error)]
-#[error("{var}: {message}")]
-pub struct ConfigError {
-    /// The environment variable at fault.
-    pub var: String,
-    /// What is wrong with it.
-    pub message: String,
-}
+/// A setting that could not be used (the one type both services report).
+pub use warden_service_kit::ConfigError;
 
-fn err(var: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        var: var.into(),
-        message: message.into(),
-    }
+/// The budget keys of `registry`'s actions, which [`Config::from_env`] reads a
+/// `RATE_LIMIT_<KEY>_TTL` / `_MAX` pair for.
+pub fn budget_keys(registry: &Registry) -> Vec<&'static str> {
+    registry.names().into_iter().map(|(_, key)| key).collect()
 }
 
 /// The HMAC secrets clients sign with.
@@ -185,13 +178,18 @@ impl Config {
         let bind = get("EXECUTOR_BIND")
             .unwrap_or_else(|| DEFAULT_BIND.to_owned())
             .parse()
-            .map_err(|_| err("EXECUTOR_BIND", "expected an address like 0.0.0.0:4000"))?;
+            .map_err(|_| {
+                ConfigError::new("EXECUTOR_BIND", "expected an address like 0.0.0.0:4000")
+            })?;
         let policy_url = get("POLICY_URL").unwrap_or_else(|| DEFAULT_POLICY_URL.to_owned());
         if !(policy_url.starts_with("http://") || policy_url.starts_with("https://")) {
-            return Err(err("POLICY_URL", "expected an http:// or https:// URL"));
+            return Err(ConfigError::new(
+                "POLICY_URL",
+                "expected an http:// or https:// URL",
+            ));
         }
         let database_url = get("DATABASE_URL").ok_or_else(|| {
-            err(
+            ConfigError::new(
                 "DATABASE_URL",
                 "required: the audit store, postgres://user@host/warden (production) or sqlite://data/warden.db (one node)",
             )
@@ -199,7 +197,7 @@ impl Config {
         let default_secret = lookup("JWT_SECRET")
             .filter(|s| !s.is_empty())
             .ok_or_else(|| {
-                err(
+                ConfigError::new(
                     "JWT_SECRET",
                     "required and must not be empty: the HMAC secret clients sign with",
                 )
@@ -249,13 +247,13 @@ impl Config {
 fn admin_token(raw: &str) -> Result<AdminToken, ConfigError> {
     let token = raw.trim();
     if !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(err(
+        return Err(ConfigError::new(
             "EXECUTOR_ADMIN_TOKEN",
             "expected visible ASCII characters only (no spaces), e.g. `openssl rand -hex 32`",
         ));
     }
     if token.len() < MIN_ADMIN_TOKEN_LEN {
-        return Err(err(
+        return Err(ConfigError::new(
             "EXECUTOR_ADMIN_TOKEN",
             format!(
                 "too short: at least {MIN_ADMIN_TOKEN_LEN} characters, e.g. `openssl rand -hex 32`"
@@ -273,20 +271,23 @@ fn parse_client_secrets(raw: &str) -> Result<Vec<(String, Vec<u8>)>, ConfigError
             continue;
         }
         let (client, secret) = item.split_once('=').ok_or_else(|| {
-            err(
+            ConfigError::new(
                 var,
                 format!("entry {} has no `=` (expected client=secret,...)", i + 1),
             )
         })?;
         let client = client.trim();
         if client.is_empty() || secret.is_empty() {
-            return Err(err(
+            return Err(ConfigError::new(
                 var,
                 format!("entry {} has an empty client or secret", i + 1),
             ));
         }
         if out.iter().any(|(c, _)| c == client) {
-            return Err(err(var, format!("client `{client}` appears twice")));
+            return Err(ConfigError::new(
+                var,
+                format!("client `{client}` appears twice"),
+            ));
         }
         out.push((client.to_owned(), secret.as_bytes().to_vec()));
     }
@@ -313,7 +314,7 @@ fn budget(get: &impl Fn(&str) -> Option<String>, key: &str) -> Result<Budget, Co
             .parse::<u64>()
             .ok()
             .filter(|t| (1..=86_400 * 7).contains(t))
-            .ok_or_else(|| err(&ttl_var, "expected seconds between 1 and 604800"))?,
+            .ok_or_else(|| ConfigError::new(&ttl_var, "expected seconds between 1 and 604800"))?,
     };
     let max = match get(&max_var) {
         None => max,
@@ -322,7 +323,9 @@ fn budget(get: &impl Fn(&str) -> Option<String>, key: &str) -> Result<Budget, Co
             .parse::<u32>()
             .ok()
             .filter(|m| *m <= MAX_BUDGET)
-            .ok_or_else(|| err(&max_var, "expected a whole number between 0 and 100000"))?,
+            .ok_or_else(|| {
+                ConfigError::new(&max_var, "expected a whole number between 0 and 100000")
+            })?,
     };
     Ok(Budget {
         key: key.to_owned(),
@@ -348,7 +351,7 @@ where
             .ok()
             .filter(|n| range.contains(n))
             .ok_or_else(|| {
-                err(
+                ConfigError::new(
                     var,
                     format!(
                         "expected a whole number between {} and {}",
@@ -378,7 +381,7 @@ fn boolean(
         None => Ok(default),
         Some("true" | "1" | "yes") => Ok(true),
         Some("false" | "0" | "no") => Ok(false),
-        Some(_) => Err(err(var, "expected true or false")),
+        Some(_) => Err(ConfigError::new(var, "expected true or false")),
     }
 }
 

@@ -20,18 +20,86 @@
 //! and classifies the failure), so that no socket operation can outlive it. The read timeout
 //! counts from each write (`reset_reader_on_write`), not from when a pooled connection went
 //! idle, so a long-idle connection does not time out a fresh request.
+//!
+//! Finding the cluster ([`discover`]) follows one rule for the executor binary and for
+//! `cargo run`; they differ only in what [`WithoutCluster`] allows when none is found.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
 
-/// A client from the environment: `KUBECONFIG` (or `~/.kube/config`), else the in-cluster
-/// ServiceAccount, with `timeout` on every socket operation and kube's retries turned off.
-pub async fn client_from_env(timeout: Duration) -> anyhow::Result<kube::Client> {
-    let config = kube::Config::infer()
-        .await
-        .context("neither a kubeconfig nor an in-cluster ServiceAccount was found")?;
-    build(config, timeout)
+/// The cluster the executor acts on, if any.
+pub struct ClusterChoice {
+    /// The client; `None` runs every action as a dry run answered by the executor.
+    pub client: Option<kube::Client>,
+    /// Where it points, for `cargo run`'s banner (`none` without a cluster).
+    pub description: String,
+}
+
+/// Whether the executor may start without a cluster when no usable configuration is found
+/// and `KUBECONFIG` is not set. A set but unusable `KUBECONFIG` is an error either way: it
+/// says a cluster was meant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WithoutCluster {
+    /// The executor binary: only when `EXECUTOR_DRY_RUN` is on (the value given here);
+    /// otherwise it refuses to start, since a live executor with nothing to act on is a
+    /// misconfiguration.
+    IfDryRun(bool),
+    /// `cargo run`: always; every action is then a dry run answered by the executor.
+    Allowed,
+}
+
+/// Finds a cluster as the Kubernetes tools do (`KUBECONFIG`, else `~/.kube/config`, else
+/// the in-cluster ServiceAccount) and builds its client, with `timeout` on every socket
+/// operation and kube's retries turned off. When
+/// none is usable, `without` decides between no cluster and an error naming `KUBECONFIG`.
+pub async fn discover(without: WithoutCluster, timeout: Duration) -> anyhow::Result<ClusterChoice> {
+    let kubeconfig_set = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty());
+    let found = match kube::Config::infer().await {
+        Ok(config) => {
+            let description = config.cluster_url.to_string();
+            build(config, timeout).map(|client| (client, description))
+        }
+        Err(err) => Err(anyhow::Error::new(err)
+            .context("neither a kubeconfig nor an in-cluster ServiceAccount was found")),
+    };
+    choose(found, without, kubeconfig_set)
+}
+
+/// [`discover`]'s decision, given what was found.
+fn choose(
+    found: anyhow::Result<(kube::Client, String)>,
+    without: WithoutCluster,
+    kubeconfig_set: bool,
+) -> anyhow::Result<ClusterChoice> {
+    let err = match found {
+        Ok((client, description)) => {
+            return Ok(ClusterChoice {
+                client: Some(client),
+                description,
+            });
+        }
+        Err(err) => err,
+    };
+    let allowed = match without {
+        WithoutCluster::IfDryRun(dry_run) => dry_run,
+        WithoutCluster::Allowed => true,
+    };
+    if kubeconfig_set || !allowed {
+        return Err(anyhow::anyhow!(
+            "KUBECONFIG: no usable Kubernetes configuration: {err:#}"
+        ));
+    }
+    if without != WithoutCluster::Allowed {
+        tracing::warn!(
+            error = format!("{err:#}"),
+            "no Kubernetes configuration found; EXECUTOR_DRY_RUN=true, so running without a cluster"
+        );
+    }
+    Ok(ClusterChoice {
+        client: None,
+        description: "none".to_owned(),
+    })
 }
 
 /// A client for the API server at `url` (tests and tools: a fake server, `kubectl proxy`),
@@ -41,12 +109,6 @@ pub fn client_for_url(url: &str, timeout: Duration) -> anyhow::Result<kube::Clie
         .parse()
         .with_context(|| format!("not a valid Kubernetes API URL: {url:?}"))?;
     build(kube::Config::new(uri), timeout)
-}
-
-/// A client from an already inferred `config` (to report where it points first), with the
-/// same timeouts and retries off.
-pub fn client_from_config(config: kube::Config, timeout: Duration) -> anyhow::Result<kube::Client> {
-    build(config, timeout)
 }
 
 /// Applies the executor's settings to `config` and builds the client.
@@ -62,7 +124,57 @@ fn build(mut config: kube::Config, timeout: Duration) -> anyhow::Result<kube::Cl
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn nothing_found() -> anyhow::Result<(kube::Client, String)> {
+        Err(anyhow::anyhow!("no configuration"))
+    }
+
+    fn outcome(without: WithoutCluster, kubeconfig_set: bool) -> Result<String, String> {
+        choose(nothing_found(), without, kubeconfig_set)
+            .map(|choice| choice.description)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn without_a_configuration_only_dry_run_or_cargo_run_start() {
+        assert_eq!(
+            outcome(WithoutCluster::IfDryRun(true), false).as_deref(),
+            Ok("none")
+        );
+        assert_eq!(
+            outcome(WithoutCluster::Allowed, false).as_deref(),
+            Ok("none")
+        );
+        let refused = outcome(WithoutCluster::IfDryRun(false), false).unwrap_err();
+        assert!(refused.starts_with("KUBECONFIG: "), "{refused}");
+    }
+
+    #[test]
+    fn an_unusable_kubeconfig_is_an_error_under_every_rule() {
+        for without in [
+            WithoutCluster::IfDryRun(true),
+            WithoutCluster::IfDryRun(false),
+            WithoutCluster::Allowed,
+        ] {
+            let err = outcome(without, true).unwrap_err();
+            assert!(err.starts_with("KUBECONFIG: "), "{without:?}: {err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_found_configuration_is_used_under_every_rule() {
+        let client = client_for_url("http://127.0.0.1:1", Duration::from_secs(1)).unwrap();
+        let choice = choose(
+            Ok((client, "http://127.0.0.1:1/".to_owned())),
+            WithoutCluster::IfDryRun(false),
+            false,
+        )
+        .unwrap();
+        assert!(choice.client.is_some());
+        assert_eq!(choice.description, "http://127.0.0.1:1/");
+    }
 
     #[tokio::test]
     async fn builds_for_a_plain_http_url() {

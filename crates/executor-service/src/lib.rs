@@ -9,7 +9,9 @@
 //!
 //! # Layout
 //! - [`config`]: typed configuration from the environment (`.env.example` lists it all).
-//! - [`app`] / [`serve`] / [`run`] (this file): router, layers, start-up and shutdown.
+//! - [`startup`]: the start-up, [`Application`] (build: store, keys, port; then serve
+//!   until stopped) and [`run`], the binary's.
+//! - [`AppState`] / [`app`] (this file): the shared state, the router and its layers.
 //! - [`execute`]: the handler and the order of checks.
 //! - [`audit_api`]: `GET /executor/audit`, `/executor/audit/{id}` and `/executor/stats`
 //!   for operators, behind `EXECUTOR_ADMIN_TOKEN` (off without it).
@@ -18,11 +20,15 @@
 //! - [`store`]: the audit store trait; [`store::postgres`] implements it (single use,
 //!   budgets and the write-ahead row in one transaction).
 //! - [`actions`]: the action trait, the registry and the built-in actions.
-//! - [`kube_client`]: the Kubernetes client (retries off: no action is ever sent twice).
+//! - [`kube_client`]: the Kubernetes client (retries off: no action is ever sent twice)
+//!   and finding the cluster.
 //! - [`throttle`]: per-client request rate at the HTTP layer.
 //! - [`error`]: the one error enum and its JSON answer.
 //! - [`metrics`]: Prometheus metrics at `/metrics` and the layer that counts answers.
 //! - [`openapi`]: the OpenAPI document at `/openapi.json`.
+//!
+//! Start-up plumbing shared with the policy service (configuration errors, logging,
+//! signals, the server loop) lives in `warden-service-kit`.
 
 pub mod actions;
 pub mod audit_api;
@@ -33,13 +39,14 @@ pub mod kube_client;
 pub mod metrics;
 pub mod openapi;
 pub mod signature;
+pub mod startup;
 pub mod store;
 pub mod throttle;
 pub mod token;
 
-use std::future::Future;
+pub use startup::{Application, run};
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -47,7 +54,6 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde_json::json;
-use tokio::net::TcpListener;
 
 use crate::actions::{Cluster, Limits, Registry};
 use crate::config::Config;
@@ -169,12 +175,17 @@ impl AppState {
     pub fn metrics(&self) -> &metrics::Metrics {
         &self.0.metrics
     }
+
+    /// The per-client request rate limiter.
+    pub(crate) fn throttle(&self) -> &Throttle {
+        &self.0.throttle
+    }
 }
 
 /// The service's router with all its layers.
 pub fn app(state: AppState) -> Router {
     let timeout = state.config().request_timeout;
-    let throttle = state.0.throttle.clone();
+    let throttle = state.throttle().clone();
     let mut router = Router::new()
         .route(
             "/executor/execute",
@@ -248,185 +259,4 @@ pub async fn readyz(State(state): State<AppState>) -> axum::response::Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, axum::Json(body)).into_response()
-}
-
-/// Serves `state` on `listener` until `shutdown` resolves, then drains open requests.
-/// Also reconciles interrupted rows and prunes the throttle while running.
-pub async fn serve(
-    listener: TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let housekeeping = tokio::spawn(housekeeping(state.clone()));
-    // The server loop puts each request's peer address in its extensions, as
-    // `ConnectInfo<SocketAddr>` (the throttle and the audit row use it).
-    let result = warden_service_kit::serve(listener, app(state), shutdown).await;
-    housekeeping.abort();
-    result
-}
-
-/// Rows left `pending` longer than this were interrupted (the executor died mid-action).
-fn interrupted_after(config: &Config) -> Duration {
-    config.kube_timeout * 3 + Duration::from_secs(60)
-}
-
-async fn housekeeping(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
-    loop {
-        tick.tick().await;
-        state.0.throttle.retain_recent();
-        match state
-            .store()
-            .reconcile_pending(interrupted_after(state.config()))
-            .await
-        {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(rows = n, "marked interrupted pending audit rows as unknown"),
-            Err(err) => tracing::warn!(error = %err, "could not reconcile pending audit rows"),
-        }
-    }
-}
-
-/// Opens the audit store `DATABASE_URL` names and applies its migrations: Postgres
-/// (`postgres://`, the production store) or an embedded SQLite file (`sqlite:`, for a
-/// single node).
-pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn AuditStore>> {
-    store::diagnose::check_scheme(&config.database_url).map_err(anyhow::Error::msg)?;
-    if store::sqlite::is_sqlite_url(&config.database_url) {
-        let store = store::sqlite::SqliteStore::open(&config.database_url)
-            .await
-            .map_err(|e| anyhow::anyhow!("DATABASE_URL: {e:#}"))?;
-        return Ok(Arc::new(store));
-    }
-    let options: sqlx::postgres::PgConnectOptions = config
-        .database_url
-        .parse()
-        .map_err(|_| anyhow::anyhow!("DATABASE_URL is not a valid Postgres URL"))?;
-    // One direct connection first: the pool would only say that it timed out.
-    store::diagnose::probe(&options)
-        .await
-        .map_err(anyhow::Error::msg)?;
-    let store = store::postgres::PgStore::connect_with(options, config.database_max_connections);
-    store
-        .migrate()
-        .await
-        .map_err(|e| anyhow::anyhow!("DATABASE_URL: migrations failed: {e}"))?;
-    Ok(Arc::new(store))
-}
-
-/// Everything before serving: opens the store, loads the policy service's keys, reconciles
-/// interrupted rows and binds `EXECUTOR_BIND`. `client: None` runs without a cluster
-/// (see [`AppState::without_cluster`]).
-pub async fn prepare(
-    config: Config,
-    client: Option<kube::Client>,
-) -> anyhow::Result<(TcpListener, AppState)> {
-    let registry = Registry::with_builtins();
-    for weak in config.secrets.weak() {
-        tracing::warn!(secret = %weak, "HMAC secret is shorter than 32 bytes; use a longer random secret");
-    }
-    let store = open_store(&config).await?;
-    let verifier = DecisionVerifier::from_policy_url(&config.policy_url, config.token_leeway).await;
-    let bind = config.bind;
-    if config.admin_token.is_none() {
-        tracing::info!(
-            "EXECUTOR_ADMIN_TOKEN is not set: the audit API (/executor/audit, /executor/stats) is off"
-        );
-    }
-    let state = match client {
-        Some(client) => AppState::new(config, store, verifier, registry, client),
-        None => {
-            tracing::warn!(
-                "no Kubernetes cluster configured: every action is a dry run answered by the executor; nothing is sent anywhere"
-            );
-            AppState::without_cluster(config, store, verifier, registry)
-        }
-    };
-    if state.config().dry_run && state.cluster().is_some() {
-        tracing::warn!(
-            "EXECUTOR_DRY_RUN=true: every action is a server-side dry run; nothing changes"
-        );
-    }
-    match state
-        .store()
-        .reconcile_pending(interrupted_after(state.config()))
-        .await
-    {
-        Ok(0) => {}
-        Ok(n) => tracing::warn!(rows = n, "marked interrupted pending audit rows as unknown"),
-        Err(err) => tracing::warn!(error = %err, "could not reconcile pending audit rows"),
-    }
-    let listener = TcpListener::bind(bind)
-        .await
-        .map_err(|e| anyhow::anyhow!("EXECUTOR_BIND: cannot listen on {bind}: {e}"))?;
-    tracing::info!(address = %listener.local_addr()?, "executor listening");
-    Ok((listener, state))
-}
-
-/// Runs the service as configured until SIGTERM or Ctrl-C.
-///
-/// Without a usable Kubernetes configuration the executor refuses to start, unless
-/// `EXECUTOR_DRY_RUN=true` and `KUBECONFIG` is not set: then it runs without a cluster
-/// (every attempt checked, audited and answered as a dry run; `/readyz` says
-/// `"cluster": "none"`), which is how `docker compose up` works before a kubeconfig is
-/// mounted. A set but unusable `KUBECONFIG` is always an error.
-pub async fn run(config: Config) -> anyhow::Result<()> {
-    let kubeconfig_set = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty());
-    let client = match kube_client::client_from_env(config.kube_timeout).await {
-        Ok(client) => Some(client),
-        Err(e) if config.dry_run && !kubeconfig_set => {
-            tracing::warn!(
-                error = format!("{e:#}"),
-                "no Kubernetes configuration found; EXECUTOR_DRY_RUN=true, so running without a cluster"
-            );
-            None
-        }
-        Err(e) => {
-            return Err(anyhow::anyhow!(
-                "KUBECONFIG: no usable Kubernetes configuration: {e:#}"
-            ));
-        }
-    };
-    let (listener, state) = prepare(config, client).await?;
-    serve(listener, state, shutdown_signal()).await?;
-    Ok(())
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-}
-
-/// Installs the log subscriber: text by default, JSON lines with `LOG_FORMAT=json`.
-pub fn init_tracing() -> Result<(), config::ConfigError> {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match std::env::var("LOG_FORMAT").unwrap_or_default().trim() {
-        "" | "text" => builder.try_init(),
-        "json" => builder.json().flatten_event(true).try_init(),
-        _ => {
-            return Err(config::ConfigError {
-                var: "LOG_FORMAT".into(),
-                message: "expected `text` or `json`".into(),
-            });
-        }
-    };
-    Ok(())
 }

@@ -5,9 +5,15 @@
 
 use std::process::ExitCode;
 
+use executor_service::actions::Registry;
+use executor_service::config::{self, Config};
+
 const USAGE: &str = "usage: executor-service [permissions]";
 
 fn main() -> ExitCode {
+    // The one registry of this process: what it serves, what `permissions` reports and
+    // which budgets the configuration reads.
+    let registry = Registry::with_builtins();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args
         .iter()
@@ -15,10 +21,15 @@ fn main() -> ExitCode {
         .collect::<Vec<_>>()
         .as_slice()
     {
-        [] => serve(),
+        [] => {
+            let keys = config::budget_keys(&registry);
+            warden_service_kit::run_binary(
+                || Config::from_env(&keys),
+                |config| executor_service::run(config, registry),
+            )
+        }
         ["permissions"] => {
-            let rules = executor_service::actions::Registry::with_builtins().policy_rules();
-            println!("{rules}");
+            println!("{}", registry.policy_rules());
             ExitCode::SUCCESS
         }
         ["-h" | "--help"] => {
@@ -30,17 +41,4 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-fn serve() -> ExitCode {
-    let keys: Vec<&str> = executor_service::actions::Registry::with_builtins()
-        .names()
-        .into_iter()
-        .map(|(_, key)| key)
-        .collect();
-    warden_service_kit::run_binary(
-        executor_service::init_tracing,
-        || executor_service::config::Config::from_env(&keys),
-        executor_service::run,
-    )
 }

@@ -76,7 +76,13 @@ pub fn main() -> ExitCode {
 }
 
 fn serve() -> ExitCode {
-    warden_service_kit::run_binary(crate::telemetry::init, Config::from_env, crate::run)
+    warden_service_kit::run_binary(Config::from_env, |config| async move {
+        crate::Application::build(&config)
+            .await?
+            .run_until_stopped()
+            .await?;
+        anyhow::Ok(())
+    })
 }
 
 /// The executor's actions for `check`: given on the command line, read from a file, or

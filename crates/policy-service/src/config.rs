@@ -18,24 +18,8 @@ pub const DEFAULT_DECISION_TTL: Duration = Duration::from_secs(60);
 /// Longest decision lifetime accepted: a decision is about the cluster as it is now.
 pub const MAX_DECISION_TTL: Duration = Duration::from_secs(3600);
 
-/// A setting that could not be used.
-#[derive(Debug, thiserror::Error)]
-#[error("{var}: {message}")]
-pub struct ConfigError {
-    /// The environment variable at fault.
-    pub var: &'static str,
-    /// What is wrong with it (never its value when the value is a secret).
-    pub message: String,
-}
-
-impl ConfigError {
-    fn new(var: &'static str, message: impl Into<String>) -> Self {
-        ConfigError {
-            var,
-            message: message.into(),
-        }
-    }
-}
+/// A setting that could not be used (the one type both services report).
+pub use warden_service_kit::ConfigError;
 
 /// How the policy service is configured.
 #[derive(Debug, Clone)]

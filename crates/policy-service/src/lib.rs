@@ -8,7 +8,9 @@
 //!
 //! # Layout
 //! - [`config`]: typed configuration from the environment (`.env.example` lists it all).
-//! - [`app`] / [`serve`] (this file): the router, its layers and graceful shutdown.
+//! - [`startup`]: the start-up, [`Application`]: build (policy, key, port), then serve
+//!   until stopped.
+//! - [`AppState`] / [`app`] (this file): the shared state, the router and its layers.
 //! - [`routes`]: the handlers (evaluate, JWKS, health, readiness) and caller identity.
 //! - [`store`]: the policy in force, hot reload on change and on SIGHUP.
 //! - [`keys`]: the signing key, token signing and the JWKS.
@@ -16,12 +18,12 @@
 //! - [`extract`]: the JSON body extractor (415 / 413 / 400 with the field at fault).
 //! - [`error`]: the one error enum and its JSON answer.
 //! - [`cli`]: `policy-service [serve] | check FILE | test FILE | keygen`.
-//! - [`telemetry`]: logging set-up (`LOG_FORMAT=json` for JSON lines).
 //! - [`metrics`]: Prometheus metrics at `/metrics` and the layer that counts answers.
 //! - [`openapi`]: the OpenAPI document at `/openapi.json`.
 //!
 //! The policy language itself lives in the `warden-policy` crate; wire types in
-//! `warden-protocol`.
+//! `warden-protocol`; start-up plumbing shared with the executor (configuration errors,
+//! logging, signals, the server loop) in `warden-service-kit`.
 
 pub mod cli;
 pub mod config;
@@ -32,17 +34,17 @@ pub mod keys;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod startup;
 pub mod store;
-pub mod telemetry;
 
-use std::future::Future;
+pub use startup::Application;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::error::ApiError;
@@ -151,93 +153,4 @@ pub fn app(state: AppState) -> Router {
     warden_service_kit::with_request_layers(router, timeout, || {
         axum::response::IntoResponse::into_response(ApiError::Timeout)
     })
-}
-
-/// Serves `state` on `listener` until `shutdown` resolves, then drains open requests.
-/// Also runs the policy watcher for as long as the server runs.
-pub async fn serve(
-    listener: TcpListener,
-    state: AppState,
-    reload_interval: Duration,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let watcher = tokio::spawn(store::watch(
-        state.policy().clone(),
-        reload_interval,
-        wait_for(stop_rx.clone()),
-    ));
-    let result = warden_service_kit::serve(listener, app(state), shutdown).await;
-    let _ = stop_tx.send(true);
-    let _ = watcher.await;
-    result
-}
-
-async fn wait_for(mut stop: tokio::sync::watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stopped| *stopped).await;
-}
-
-/// Everything before serving: loads the policy and the signing key, says at start-up what
-/// mode the service runs in, and binds `POLICY_BIND`.
-pub async fn prepare(config: &Config) -> anyhow::Result<(TcpListener, AppState)> {
-    let state = AppState::from_config(config)?;
-    announce(config, &state);
-    let listener = TcpListener::bind(config.bind)
-        .await
-        .map_err(|e| anyhow::anyhow!("POLICY_BIND: cannot listen on {}: {e}", config.bind))?;
-    tracing::info!(address = %listener.local_addr()?, "policy service listening");
-    Ok((listener, state))
-}
-
-/// Runs the service as configured until SIGTERM or Ctrl-C.
-pub async fn run(config: Config) -> anyhow::Result<()> {
-    let (listener, state) = prepare(&config).await?;
-    serve(listener, state, config.reload_interval, shutdown_signal()).await?;
-    Ok(())
-}
-
-fn announce(config: &Config, state: &AppState) {
-    let policy = state.policy().current();
-    tracing::info!(
-        file = %config.policy_file.display(),
-        policy_version = %policy.version(),
-        rules = policy.rule_count(),
-        "policy loaded"
-    );
-    match state.api_keys() {
-        Some(keys) => tracing::info!(
-            identities = ?keys.identities().collect::<Vec<_>>(),
-            "API keys configured: callers are authenticated"
-        ),
-        None => tracing::warn!(
-            "DEVELOPMENT MODE: POLICY_API_KEYS is not set. Anyone who can reach this port can \
-             claim any userId and role. Set POLICY_API_KEYS before exposing the service."
-        ),
-    }
-    if state.signer().is_ephemeral() {
-        tracing::warn!(
-            kid = %state.signer().kid(),
-            "DECISION_SIGNING_KEY_FILE is not set: using an ephemeral signing key; tokens stop \
-             verifying when this process exits and replicas cannot share it"
-        );
-    }
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }

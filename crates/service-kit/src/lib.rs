@@ -1,5 +1,10 @@
 //! Plumbing both Warden services share, so that it is written once:
 //!
+//! - [`run_binary`]: the start-up every binary shares (`.env`, logging, configuration,
+//!   runtime, exit codes);
+//! - [`ConfigError`]: the configuration error both services report, naming the variable;
+//! - [`init_tracing`]: text or JSON log lines (`LOG_FORMAT`), filtered by `RUST_LOG`;
+//! - [`shutdown_signal`]: SIGTERM or Ctrl-C, when every server stops;
 //! - [`load_dotenv`]: the `.env` rule (read when present, the environment wins);
 //! - [`HttpMetrics`] and [`track`]: answers by route and status, their durations and
 //!   error answers by code, for any axum router;
@@ -7,16 +12,29 @@
 //! - [`openmetrics`]: a registry as an OpenMetrics text answer;
 //! - [`with_request_layers`]: request id, tracing span and deadline around a router;
 //!   [`request_id`] decides which client ids are kept;
-//! - [`serve`]: the server loop, with a header-read timeout `axum::serve` lacks;
-//! - [`run_binary`]: the start-up every binary shares (`.env`, logging, configuration,
-//!   runtime, exit codes).
+//! - [`serve`]: the server loop, with a header-read timeout `axum::serve` lacks.
+//!
+//! # Layout
+//! - [`start`]: the start-up sequence, [`run_binary`].
+//! - [`config`]: the configuration error, [`ConfigError`].
+//! - [`telemetry`]: logging set-up, [`init_tracing`].
+//! - [`shutdown`]: the stop signals, [`shutdown_signal`].
+//! - [`serve`](mod@serve): the server loop.
+//! - [`request_id`]: which client request ids are kept.
+//! - this file: `.env`, HTTP metrics and the request layers.
 
+pub mod config;
 pub mod request_id;
 pub mod serve;
+pub mod shutdown;
 pub mod start;
+pub mod telemetry;
 
+pub use config::ConfigError;
 pub use serve::serve;
+pub use shutdown::shutdown_signal;
 pub use start::run_binary;
+pub use telemetry::init_tracing;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

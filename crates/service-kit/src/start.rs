@@ -4,29 +4,27 @@ use std::fmt::Display;
 use std::future::Future;
 use std::process::ExitCode;
 
-/// Reads `.env` (the environment wins), installs logging with `init_tracing`, reads the
-/// configuration with `config`, then runs `serve` on a multi-threaded runtime.
+/// Reads `.env` (the environment wins), installs logging ([`crate::init_tracing`]), reads
+/// the configuration with `config`, then runs `serve` on a multi-threaded runtime.
 ///
 /// A bad `.env`, log setting or configuration prints `configuration error: ...` (which
 /// names the variable) and exits with 2; a failure of `serve` prints its cause chain and
 /// exits with 1.
-pub fn run_binary<C, E1, E2, E3, F>(
-    init_tracing: impl FnOnce() -> Result<(), E1>,
-    config: impl FnOnce() -> Result<C, E2>,
+pub fn run_binary<C, E1, E2, F>(
+    config: impl FnOnce() -> Result<C, E1>,
     serve: impl FnOnce(C) -> F,
 ) -> ExitCode
 where
     E1: Display,
     E2: Display,
-    E3: Display,
-    F: Future<Output = Result<(), E3>>,
+    F: Future<Output = Result<(), E2>>,
 {
     // Before anything reads the environment: `.env` may set RUST_LOG or LOG_FORMAT too.
     let dotenv = match crate::load_dotenv() {
         Ok(path) => path,
         Err(err) => return configuration_error(err),
     };
-    if let Err(err) = init_tracing() {
+    if let Err(err) = crate::init_tracing() {
         return configuration_error(err);
     }
     let config = match config() {

@@ -1,12 +1,14 @@
 //! Logging: human-readable lines by default, JSON lines with `LOG_FORMAT=json`; the level
-//! comes from `RUST_LOG` (default `info`).
+//! comes from `RUST_LOG` (default `info`). Logs go to standard error, so that standard
+//! output stays for what a command prints (`permissions`, `cargo run`'s banner).
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::ConfigError;
+use crate::ConfigError;
 
-/// Installs the global subscriber. Call once, before anything logs.
-pub fn init() -> Result<(), ConfigError> {
+/// Installs the global subscriber. Call once, before anything logs; a subscriber already
+/// installed (tests, embedding) is left in place.
+pub fn init_tracing() -> Result<(), ConfigError> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let format = std::env::var("LOG_FORMAT").unwrap_or_default();
     let builder = tracing_subscriber::fmt()
@@ -15,14 +17,9 @@ pub fn init() -> Result<(), ConfigError> {
     let result = match format.trim() {
         "" | "text" => builder.try_init(),
         "json" => builder.json().flatten_event(true).try_init(),
-        _ => {
-            return Err(ConfigError {
-                var: "LOG_FORMAT",
-                message: "expected `text` or `json`".into(),
-            });
-        }
+        _ => return Err(ConfigError::new("LOG_FORMAT", "expected `text` or `json`")),
     };
-    // Already initialised (tests, embedding) is fine.
+    // Already initialised is fine.
     let _ = result;
     Ok(())
 }
