@@ -15,7 +15,8 @@
 //! - [`execute`]: the handler and the order of checks.
 //! - [`audit_api`]: `GET /executor/audit`, `/executor/audit/{id}` and `/executor/stats`
 //!   for operators, behind `EXECUTOR_ADMIN_TOKEN` (off without it).
-//! - [`signature`]: the HMAC over the client's own JSON serialisation (four forms).
+//! - [`signature`]: the HMAC over the client's own JSON serialisation (four forms);
+//!   `signature/json.rs` parses the body, `signature/render.rs` writes each form.
 //! - [`token`]: decision token verification against the policy service's JWKS.
 //! - [`store`]: the audit store trait; [`store::postgres`] implements it (single use,
 //!   budgets and the write-ahead row in one transaction).

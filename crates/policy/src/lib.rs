@@ -189,7 +189,9 @@
 //! - `error.rs`: [`PolicyError`] / [`PolicyErrors`] with file, line, column and rule.
 //! - `yaml.rs`: the YAML tree with positions that every check reports from.
 //! - `compile.rs`: policy file → checked rules (top level, principals, rules, targets).
-//! - `cond.rs`: condition fields, operators and three-valued evaluation.
+//! - `cond/`: `when:` conditions. `mod.rs`: the condition tree (fields, operators,
+//!   literals); `eval.rs`: three-valued evaluation; `compile.rs`: the structured YAML forms
+//!   and the checks of each leaf; `shorthand.rs`: the `<field> <op> [<value>]` form.
 //! - `glob.rs`: the glob matcher.
 //! - `rule.rs`: a compiled rule and `Rule::verdict`, the one matching function.
 //! - `index.rs`: the action/namespace index that keeps `evaluate` independent of size.

@@ -89,7 +89,11 @@
 //! - `lib.rs`: [`FakeKube`], the handle tests hold: start, clients, seeding, inspection.
 //! - `server.rs`: the router and request pipeline (record, match a fault, handle) and the
 //!   `/_fake/` admin API.
-//! - `api.rs`: the Kubernetes endpoints: routing by path segments and one handler per verb.
+//! - `api/`: the Kubernetes endpoints. `mod.rs`: the request and the dispatch by route and
+//!   verb; `routes.rs`: routing by path segments; `verbs.rs`: get, list, create, delete,
+//!   patch, replace; `scale.rs`: the `/scale` subresource; `pods.rs`: eviction;
+//!   `validation.rs`: updates and the server's semantic checks; `discovery.rs`: `/version`
+//!   and discovery.
 //! - `objects.rs`: [`Kind`], seeded object templates, typed validation, the Scale view.
 //! - `patch.rs`: merge, strategic merge, JSON patch and apply.
 //! - `status.rs`: `metav1.Status` answers with the real server's reasons and messages.
