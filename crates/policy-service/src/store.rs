@@ -3,7 +3,7 @@
 //! Readers take the current policy with one atomic load ([`arc_swap`]), so a reload never
 //! blocks an evaluation and an evaluation always sees one whole policy. A file that fails
 //! to load leaves the previous policy in force; the error is logged once per file content
-//! and shown in `/readyz`.
+//! and shown in `/readyz` until the file on disk is again the one in force.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -111,11 +111,17 @@ impl PolicyStore {
         };
         let version = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
         if !force {
+            if version == self.current.load().version() {
+                // The file on disk is the one in force again (restored after a failed edit,
+                // say): whatever failed before no longer describes it.
+                *self.lock_failure() = None;
+                return ReloadOutcome::Unchanged;
+            }
             let failed_before = self
                 .lock_failure()
                 .as_ref()
                 .is_some_and(|(v, _)| *v == version);
-            if version == self.current.load().version() || failed_before {
+            if failed_before {
                 return ReloadOutcome::Unchanged;
             }
         }
