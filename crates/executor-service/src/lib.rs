@@ -320,7 +320,12 @@ pub async fn prepare(
         tracing::warn!(secret = %weak, "HMAC secret is shorter than 32 bytes; use a longer random secret");
     }
     let store = open_store(&config).await?;
-    let verifier = DecisionVerifier::from_policy_url(&config.policy_url, config.token_leeway).await;
+    let refresh = token::KeyRefresh {
+        every: config.jwks_refresh,
+        max_age: config.jwks_max_age,
+    };
+    let verifier =
+        DecisionVerifier::from_policy_url(&config.policy_url, config.token_leeway, refresh).await;
     let bind = config.bind;
     if config.admin_token.is_none() {
         tracing::info!(
