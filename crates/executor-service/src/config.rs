@@ -157,6 +157,12 @@ pub struct Config {
     pub request_timeout: Duration,
     /// `EXECUTOR_TOKEN_LEEWAY_SECONDS`: clock skew tolerated on token expiry.
     pub token_leeway: Duration,
+    /// `EXECUTOR_JWKS_REFRESH_SECONDS`: how often the JWKS and its revocation floor are
+    /// fetched.
+    pub jwks_refresh: Duration,
+    /// `EXECUTOR_JWKS_MAX_AGE_SECONDS`: how long after the last good JWKS fetch tokens are
+    /// still honoured; past it every token is refused (503 `token_keys_unavailable`).
+    pub jwks_max_age: Duration,
     /// `EXECUTOR_ADMIN_TOKEN`: the bearer token of the audit API (`/executor/audit`,
     /// `/executor/stats`); unset, those endpoints are off (404).
     pub admin_token: Option<AdminToken>,
@@ -213,6 +219,14 @@ impl Config {
                 .or_insert(budget(&get, key)?);
         }
         let kube_timeout = seconds(&get, "EXECUTOR_KUBE_TIMEOUT_SECONDS", 10, 1..=300)?;
+        let jwks_refresh = seconds(&get, "EXECUTOR_JWKS_REFRESH_SECONDS", 5, 1..=300)?;
+        let jwks_max_age = seconds(&get, "EXECUTOR_JWKS_MAX_AGE_SECONDS", 30, 2..=3600)?;
+        if jwks_max_age <= jwks_refresh {
+            return Err(ConfigError::new(
+                "EXECUTOR_JWKS_MAX_AGE_SECONDS",
+                "must be longer than EXECUTOR_JWKS_REFRESH_SECONDS, or one missed fetch refuses every token",
+            ));
+        }
         Ok(Config {
             bind,
             policy_url: policy_url.trim_end_matches('/').to_owned(),
@@ -233,6 +247,8 @@ impl Config {
             requests_per_second: number(&get, "EXECUTOR_REQUESTS_PER_SECOND", 50, 1..=1_000_000)?,
             request_timeout: seconds(&get, "EXECUTOR_REQUEST_TIMEOUT_SECONDS", 30, 1..=600)?,
             token_leeway: seconds(&get, "EXECUTOR_TOKEN_LEEWAY_SECONDS", 5, 0..=300)?,
+            jwks_refresh,
+            jwks_max_age,
             admin_token: get("EXECUTOR_ADMIN_TOKEN")
                 .map(|raw| admin_token(&raw))
                 .transpose()?,
@@ -421,6 +437,8 @@ mod tests {
             ["kube-system", "kube-public", "kube-node-lease"]
         );
         assert!(!c.dry_run);
+        assert_eq!(c.jwks_refresh, Duration::from_secs(5));
+        assert_eq!(c.jwks_max_age, Duration::from_secs(30));
     }
 
     #[test]
@@ -474,6 +492,8 @@ mod tests {
             ("EXECUTOR_CLIENT_SECRETS", "ai-engine"),
             ("EXECUTOR_CLIENT_SECRETS", "a=x,a=y"),
             ("DATABASE_MAX_CONNECTIONS", "0"),
+            ("EXECUTOR_JWKS_REFRESH_SECONDS", "0"),
+            ("EXECUTOR_JWKS_MAX_AGE_SECONDS", "5"),
             ("EXECUTOR_ADMIN_TOKEN", "too-short"),
             (
                 "EXECUTOR_ADMIN_TOKEN",

@@ -48,8 +48,13 @@ impl Application {
             tracing::warn!(secret = %weak, "HMAC secret is shorter than 32 bytes; use a longer random secret");
         }
         let store = open_store(&config).await?;
+        let refresh = crate::token::KeyRefresh {
+            every: config.jwks_refresh,
+            max_age: config.jwks_max_age,
+        };
         let verifier =
-            DecisionVerifier::from_policy_url(&config.policy_url, config.token_leeway).await;
+            DecisionVerifier::from_policy_url(&config.policy_url, config.token_leeway, refresh)
+                .await;
         let bind = config.bind;
         if config.admin_token.is_none() {
             tracing::info!(
@@ -76,6 +81,17 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("EXECUTOR_BIND: cannot listen on {bind}: {e}"))?;
         let local_addr = listener.local_addr()?;
         tracing::info!(address = %local_addr, "executor listening");
+        Ok(Application {
+            listener,
+            local_addr,
+            state,
+        })
+    }
+
+    /// An application around a state built elsewhere (tests that bring their own store,
+    /// verifier or cluster), serving on `listener`.
+    pub fn from_state(listener: TcpListener, state: AppState) -> std::io::Result<Application> {
+        let local_addr = listener.local_addr()?;
         Ok(Application {
             listener,
             local_addr,

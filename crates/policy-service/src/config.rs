@@ -42,6 +42,9 @@ pub struct Config {
     pub reload_interval: Duration,
     /// `POLICY_REQUEST_TIMEOUT_SECONDS`: longest time a request may take.
     pub request_timeout: Duration,
+    /// `POLICY_RELOAD_REVOKES`: every successful reload that changes the policy (and every
+    /// SIGHUP, and the start-up) revokes the tokens issued before it.
+    pub reload_revokes: bool,
 }
 
 impl Config {
@@ -109,6 +112,16 @@ impl Config {
                 2,
             )?,
             request_timeout,
+            reload_revokes: match get("POLICY_RELOAD_REVOKES").as_deref().map(str::trim) {
+                None | Some("false" | "0" | "no") => false,
+                Some("true" | "1" | "yes") => true,
+                Some(_) => {
+                    return Err(ConfigError::new(
+                        "POLICY_RELOAD_REVOKES",
+                        "expected true or false",
+                    ));
+                }
+            },
         })
     }
 }
@@ -146,6 +159,12 @@ mod tests {
         assert_eq!(c.decision_ttl, Duration::from_secs(60));
         assert!(c.api_keys.is_none());
         assert!(c.signing_key_file.is_none());
+        assert!(!c.reload_revokes);
+        assert!(
+            config(&[("POLICY_RELOAD_REVOKES", "true")])
+                .unwrap()
+                .reload_revokes
+        );
     }
 
     #[test]
@@ -159,6 +178,7 @@ mod tests {
             ("POLICY_REQUEST_TIMEOUT_SECONDS", "0"),
             ("POLICY_API_KEYS", "ai-engine=short"),
             ("POLICY_API_KEYS", "no-equals-sign-here-at-all"),
+            ("POLICY_RELOAD_REVOKES", "sometimes"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{value}");

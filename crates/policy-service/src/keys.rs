@@ -72,6 +72,19 @@ pub struct Jwks {
     pub keys: Vec<Jwk>,
 }
 
+/// What `/.well-known/jwks.json` serves: the JWKS and, beside its keys, the revocation
+/// floor. RFC 7517 §5 lets a JWK set carry members a parser does not know, which it must
+/// ignore, so this stays a valid JWKS for standard parsers (`jsonwebtoken::jwk::JwkSet`).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct JwksDocument {
+    /// The published keys ([`Jwks::keys`]).
+    pub keys: Vec<Jwk>,
+    /// `minIat`: the earliest `iat` (seconds since the epoch) of a token still honoured;
+    /// the executor refuses older tokens (`token_revoked`). 0 when nothing is revoked.
+    #[serde(rename = "minIat")]
+    pub min_iat: i64,
+}
+
 /// Signs decision tokens with the current key and publishes the verification keys.
 pub struct DecisionSigner {
     /// The private key, prepared for `ring`'s signing.
@@ -147,6 +160,14 @@ impl DecisionSigner {
     /// The published verification keys.
     pub fn jwks(&self) -> &Jwks {
         &self.jwks
+    }
+
+    /// The published keys with the revocation floor `min_iat`, as served.
+    pub fn jwks_document(&self, min_iat: i64) -> JwksDocument {
+        JwksDocument {
+            keys: self.jwks.keys.clone(),
+            min_iat,
+        }
     }
 
     /// A compact EdDSA JWS over `claims`.
@@ -331,6 +352,20 @@ mod tests {
         // Assert
         assert_eq!(signer.jwks().keys.len(), 2, "duplicates are published once");
         assert_eq!(signer.jwks().keys[0].kid, signer.kid());
+    }
+
+    #[test]
+    fn the_served_document_is_a_jwks_with_the_floor_beside_the_keys() {
+        // Arrange
+        let signer = DecisionSigner::ephemeral();
+
+        // Act
+        let value = serde_json::to_value(signer.jwks_document(1_700_000_000)).unwrap();
+
+        // Assert
+        assert_eq!(value["minIat"], 1_700_000_000);
+        let parsed: jsonwebtoken::jwk::JwkSet = serde_json::from_value(value).unwrap();
+        assert!(parsed.find(signer.kid()).is_some());
     }
 
     #[test]

@@ -87,9 +87,9 @@ impl AppState {
 
     /// Loads the policy and the signing key named by `config`.
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        let policy = PolicyStore::load(&config.policy_file).map_err(|errors| {
-            anyhow::anyhow!("POLICY_FILE: the policy does not load:\n{errors}")
-        })?;
+        let policy = PolicyStore::load(&config.policy_file)
+            .map_err(|errors| anyhow::anyhow!("POLICY_FILE: the policy does not load:\n{errors}"))?
+            .revoking(config.reload_revokes);
         let signer = match &config.signing_key_file {
             Some(path) => DecisionSigner::from_files(path, &config.previous_key_files)
                 .map_err(|e| anyhow::anyhow!("DECISION_SIGNING_KEY_FILE: {e}"))?,

@@ -16,6 +16,7 @@ use warden_protocol::{
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::store::PolicyStore;
 
 /// Longest action name accepted; real ones are a few words.
 const MAX_ACTION_LEN: usize = 128;
@@ -85,6 +86,9 @@ pub async fn evaluate(
             field: "resource",
             message: format!("{e}"),
         })?;
+    // The floor and the clock before the policy: see `PolicyStore::issued_at`.
+    let min_iat = state.policy().min_iat();
+    let now = Utc::now();
     let policy = state.policy().current();
     let context = request.context.as_ref();
     let (subject, roles) = match caller {
@@ -113,7 +117,6 @@ pub async fn evaluate(
         (policy.evaluate(&input), None)
     };
 
-    let now = Utc::now();
     let expires = now + state.decision_ttl();
     let decision_id = uuid::Uuid::now_v7().to_string();
     let canonical = resource.to_string();
@@ -124,7 +127,7 @@ pub async fn evaluate(
                 aud: TOKEN_AUDIENCE.to_owned(),
                 sub: subject.clone(),
                 jti: decision_id.clone(),
-                iat: now.timestamp(),
+                iat: PolicyStore::issued_at(now.timestamp(), min_iat),
                 nbf: now.timestamp(),
                 exp: expires.timestamp(),
                 act: request.action.clone(),
@@ -235,21 +238,23 @@ fn explain_flag(query: Option<&str>) -> Result<bool, ApiError> {
     Ok(explain)
 }
 
-/// `GET /.well-known/jwks.json`: the keys that verify decision tokens.
+/// `GET /.well-known/jwks.json`: the keys that verify decision tokens, and the revocation
+/// floor `minIat` beside them.
 #[utoipa::path(
     get,
     path = "/.well-known/jwks.json",
     tag = "keys",
-    responses((status = 200, description = "JWKS (RFC 7517) of the Ed25519 keys that verify decision tokens", body = Object)),
+    responses((status = 200, description = "JWKS (RFC 7517) of the Ed25519 keys that verify decision tokens, with `minIat` beside `keys`: the earliest `iat` (seconds since the epoch) of a token still honoured, raised by revoking reloads (`POLICY_RELOAD_REVOKES`); 0 when nothing is revoked", body = Object)),
 )]
 pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     let mut headers = HeaderMap::new();
-    // Verifiers re-fetch on an unknown `kid`, so a short cache is safe during rotation.
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
-    (headers, Json(state.signer().jwks().clone()))
+    // The document carries the revocation floor, which must reach verifiers within
+    // seconds: a cache may keep it but must ask again every time.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    (
+        headers,
+        Json(state.signer().jwks_document(state.policy().min_iat())),
+    )
 }
 
 /// `GET /healthz`: the process is up.

@@ -42,6 +42,23 @@ impl Application {
         })
     }
 
+    /// An application around a state built elsewhere (tests that bring their own policy
+    /// store or signer), serving on `listener` and polling the policy file every
+    /// `reload_interval`.
+    pub fn from_state(
+        listener: TcpListener,
+        state: AppState,
+        reload_interval: Duration,
+    ) -> std::io::Result<Application> {
+        let local_addr = listener.local_addr()?;
+        Ok(Application {
+            listener,
+            local_addr,
+            state,
+            reload_interval,
+        })
+    }
+
     /// The address it listens on (the port chosen when `POLICY_BIND` asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr

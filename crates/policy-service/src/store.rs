@@ -3,10 +3,21 @@
 //! Readers take the current policy with one atomic load ([`arc_swap`]), so a reload never
 //! blocks an evaluation and an evaluation always sees one whole policy. A file that fails
 //! to load leaves the previous policy in force; the error is logged once per file content
-//! and shown in `/readyz`.
+//! and shown in `/readyz` until the file on disk is again the one in force.
+//!
+//! The store also keeps the revocation floor, `minIat`: the earliest `iat` of a decision
+//! token still honoured, published beside the keys in the JWKS. It is kept in memory only
+//! and is zero (nothing revoked) unless revoking mode is on (`POLICY_RELOAD_REVOKES=true`,
+//! [`PolicyStore::revoking`]). Then it starts at the process's start-up (a restart revokes
+//! every earlier token) and every successful reload that changes the policy raises it, as
+//! does every SIGHUP that reloads, even when the file is unchanged: `kill -HUP` is the
+//! local way to revoke every outstanding token. The floor is one second past the reload
+//! (or past the previous floor, if later), and tokens issued after it carry an `iat` of at least the floor (see
+//! [`PolicyStore::issued_at`]), so a token from the old policy never passes it and one
+//! from the new policy always does.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,6 +48,10 @@ pub struct PolicyStore {
     /// Reloads that replaced the policy / that failed, for `/metrics`.
     reloaded: AtomicU64,
     failed: AtomicU64,
+    /// Whether reloads that change the policy revoke earlier tokens.
+    revokes: bool,
+    /// The earliest `iat` honoured, in seconds since the epoch; 0: no floor.
+    min_iat: AtomicI64,
 }
 
 impl std::fmt::Debug for PolicyStore {
@@ -44,6 +59,8 @@ impl std::fmt::Debug for PolicyStore {
         f.debug_struct("PolicyStore")
             .field("path", &self.path)
             .field("version", &self.current.load().version())
+            .field("revokes", &self.revokes)
+            .field("min_iat", &self.min_iat())
             .finish()
     }
 }
@@ -58,7 +75,63 @@ impl PolicyStore {
             last_failure: Mutex::new(None),
             reloaded: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            revokes: false,
+            min_iat: AtomicI64::new(0),
         })
+    }
+
+    /// Turns revoking mode (`POLICY_RELOAD_REVOKES`) on or off. On, the floor starts now:
+    /// tokens issued before this process started are refused, and each reload that changes
+    /// the policy (or a SIGHUP) raises the floor again.
+    pub fn revoking(mut self, on: bool) -> Self {
+        self.revokes = on;
+        if on {
+            let floor = self.raise_floor();
+            tracing::info!(
+                min_iat = floor,
+                "POLICY_RELOAD_REVOKES=true: tokens issued before start-up are refused, and \
+                 every policy change or SIGHUP revokes the tokens issued before it"
+            );
+        }
+        self
+    }
+
+    /// Whether reloads revoke earlier tokens.
+    pub fn revokes(&self) -> bool {
+        self.revokes
+    }
+
+    /// The earliest `iat` (seconds since the epoch) a decision token may carry and still be
+    /// honoured; 0 when nothing is revoked. Published in the JWKS as `minIat`.
+    pub fn min_iat(&self) -> i64 {
+        self.min_iat.load(Ordering::SeqCst)
+    }
+
+    /// The `iat` of a token issued at `now` (seconds since the epoch): `now`, or the floor
+    /// `min_iat` if that is later, so that a token evaluated against the reloaded policy is
+    /// never below its floor (the floor is up to a second ahead of the clock).
+    ///
+    /// Read `min_iat` and `now` *before* taking the policy ([`PolicyStore::current`]): a
+    /// reload swaps the policy first and raises the floor after, so a token evaluated
+    /// against the old policy then always carries an `iat` below the new floor.
+    pub fn issued_at(now: i64, min_iat: i64) -> i64 {
+        now.max(min_iat)
+    }
+
+    /// Raises the floor to one second past now, or past the floor in force if that is
+    /// later, and returns it. Seconds are the resolution of `iat`, so a token issued
+    /// earlier in this same second is revoked too; and since tokens issued since the last
+    /// raise may carry the old floor as their `iat`, the floor must pass it.
+    fn raise_floor(&self) -> i64 {
+        let next = |old: i64| {
+            old.saturating_add(1)
+                .max(chrono::Utc::now().timestamp().saturating_add(1))
+        };
+        // The closure always returns `Some`, so this never fails.
+        let _ = self
+            .min_iat
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |old| Some(next(old)));
+        self.min_iat()
     }
 
     /// The policy in force. Cheap: one atomic load, no lock.
@@ -93,6 +166,8 @@ impl PolicyStore {
     }
 
     /// Reloads the file if its content changed. `force` reloads even when unchanged (SIGHUP).
+    /// In revoking mode a successful reload that changes the policy, or any forced one,
+    /// raises the floor ([`PolicyStore::min_iat`]).
     pub fn reload(&self, force: bool) -> ReloadOutcome {
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
@@ -110,12 +185,19 @@ impl PolicyStore {
             }
         };
         let version = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+        let previous = self.current.load().version().to_owned();
         if !force {
+            if version == previous {
+                // The file on disk is the one in force again (restored after a failed edit,
+                // say): whatever failed before no longer describes it.
+                *self.lock_failure() = None;
+                return ReloadOutcome::Unchanged;
+            }
             let failed_before = self
                 .lock_failure()
                 .as_ref()
                 .is_some_and(|(v, _)| *v == version);
-            if version == self.current.load().version() || failed_before {
+            if failed_before {
                 return ReloadOutcome::Unchanged;
             }
         }
@@ -124,6 +206,10 @@ impl PolicyStore {
             Ok(policy) => {
                 let version = policy.version().to_owned();
                 self.current.store(Arc::new(policy));
+                // After the swap, never before: see `issued_at`.
+                if self.revokes && (force || version != previous) {
+                    self.raise_floor();
+                }
                 *self.lock_failure() = None;
                 self.reloaded.fetch_add(1, Ordering::Relaxed);
                 ReloadOutcome::Reloaded { version }
@@ -148,10 +234,17 @@ impl PolicyStore {
 
     /// Reloads and logs the outcome; the form used by the watcher and SIGHUP.
     pub fn reload_and_log(&self, force: bool) {
+        let floor = self.min_iat();
         match self.reload(force) {
             ReloadOutcome::Unchanged => {}
             ReloadOutcome::Reloaded { version } => {
                 tracing::info!(policy_version = %version, file = %self.path.display(), "policy reloaded");
+                if self.min_iat() > floor {
+                    tracing::warn!(
+                        min_iat = self.min_iat(),
+                        "revoking reload: the executor refuses every token issued before it"
+                    );
+                }
             }
             ReloadOutcome::Failed(errors) => {
                 tracing::error!(

@@ -1,4 +1,5 @@
-//! Hot reload: a changed file takes effect, a broken one leaves the old policy in force.
+//! Hot reload: a changed file takes effect, a broken one leaves the old policy in force, and
+//! its warning lasts only while the broken file is on disk.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -129,4 +130,76 @@ async fn the_watcher_picks_up_a_change() {
     task.await.unwrap();
     assert!(changed, "the watcher did not reload the policy");
     assert_eq!(store.current().rule_count(), 1);
+}
+
+#[tokio::test]
+async fn restoring_the_file_in_force_clears_the_reload_warning() {
+    // Arrange: a good policy in force, watched.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "policy.yaml", ALLOW_RESTART);
+    let state = state_for(&path, false);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(watch(
+        state.policy().clone(),
+        Duration::from_millis(50),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let warned =
+        |ready: &serde_json::Value| ready["warnings"].to_string().contains("reload failed");
+
+    // Act: break it, wait for the failure to show, then put the original bytes back.
+    write(dir.path(), "policy.yaml", BROKEN);
+    let mut failed = false;
+    for _ in 0..200 {
+        if warned(&get(&state, "/readyz").await.body) {
+            failed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    write(dir.path(), "policy.yaml", ALLOW_RESTART);
+    let mut cleared = false;
+    for _ in 0..200 {
+        if !warned(&get(&state, "/readyz").await.body) {
+            cleared = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+
+    // Assert
+    stop.send(()).unwrap();
+    task.await.unwrap();
+    assert!(failed, "the broken file was never reported");
+    assert!(
+        cleared,
+        "the warning outlived the restore: {}",
+        get(&state, "/readyz").await.body
+    );
+    assert!(state.policy().last_failure().is_none());
+    assert_eq!(
+        evaluate(&state, &request(), None).await.body["decision"],
+        "allow"
+    );
+}
+
+#[tokio::test]
+async fn restoring_the_file_clears_the_failure_on_the_next_reload() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "policy.yaml", ALLOW_RESTART);
+    let store = PolicyStore::load(&path).unwrap();
+    write(dir.path(), "policy.yaml", BROKEN);
+    assert!(matches!(store.reload(false), ReloadOutcome::Failed(_)));
+
+    // Act
+    write(dir.path(), "policy.yaml", ALLOW_RESTART);
+    let outcome = store.reload(false);
+
+    // Assert
+    assert!(matches!(outcome, ReloadOutcome::Unchanged), "{outcome:?}");
+    assert!(store.last_failure().is_none());
+    assert_eq!(store.reload_counts(), (0, 1));
 }
