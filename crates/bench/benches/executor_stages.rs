@@ -39,7 +39,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use executor_service::actions::{Cluster, Limits, Registry};
 use executor_service::signature::{SignatureForm, SignedPayload, sign};
 use executor_service::store::postgres::PgStore;
-use executor_service::store::{Attempt, AuditStatus, AuditStore, Begin, Budget, Completion};
+use executor_service::store::{Attempt, AuditStore, Begin, Budget, Completion, Outcome};
 use executor_service::token::DecisionVerifier;
 use policy_service::keys::DecisionSigner;
 use serde_json::{Value, json};
@@ -281,11 +281,10 @@ fn io_stages(c: &mut Criterion) {
             ttl: Duration::from_secs(1),
         };
         let completion = Completion {
-            status: AuditStatus::Succeeded,
-            reason: None,
-            error: None,
-            result: Some(json!({"namespace": NAMESPACE, "deployment": DEPLOYMENT,
-                                "previousReplicas": 2, "replicas": 3})),
+            outcome: Outcome::Succeeded {
+                result: json!({"namespace": NAMESPACE, "deployment": DEPLOYMENT,
+                               "previousReplicas": 2, "replicas": 3}),
+            },
             duration: Duration::from_millis(3),
         };
         let attempt = |template: &Attempt| {

@@ -29,7 +29,7 @@ use crate::AppState;
 use crate::actions::Prepared;
 use crate::error::{AuditedBy, ExecError};
 use crate::signature::SignedPayload;
-use crate::store::{Attempt, AuditStatus, Begin, Completion, StoreError};
+use crate::store::{Attempt, Begin, Completion, Outcome, StoreError};
 use crate::token::TokenError;
 
 /// Largest request body accepted, in bytes.
@@ -344,30 +344,26 @@ async fn run_audited(
             prepared.target(),
         )),
     };
-    let completion = match &outcome {
-        Ok(result) => Completion {
-            status: AuditStatus::Succeeded,
-            reason: None,
-            error: None,
-            result: Some(result.clone()),
-            duration: started.elapsed(),
-        },
-        Err(failure) => Completion {
-            status: if failure.outcome_unknown {
-                AuditStatus::Unknown
-            } else {
-                AuditStatus::Failed
+    let completion = Completion {
+        outcome: match &outcome {
+            Ok(result) => Outcome::Succeeded {
+                result: result.clone(),
             },
-            reason: Some(failure.code.to_owned()),
-            error: Some(failure.message.clone()),
-            result: None,
-            duration: started.elapsed(),
+            Err(failure) if failure.outcome_unknown => Outcome::Unknown {
+                reason: failure.code.to_owned(),
+                error: failure.message.clone(),
+            },
+            Err(failure) => Outcome::Failed {
+                reason: failure.code.to_owned(),
+                error: failure.message.clone(),
+            },
         },
+        duration: started.elapsed(),
     };
     state.metrics().ran(
         attempt.action_type.as_deref().unwrap_or("other"),
         attempt.namespace.as_deref().unwrap_or(""),
-        completion.status.as_str(),
+        completion.outcome.status().as_str(),
         attempt.dry_run,
         started.elapsed(),
     );

@@ -17,7 +17,9 @@ use common::*;
 use executor_service::signature::SignatureForm;
 use executor_service::store::AuditStatus::{Failed, Pending, Rejected, Succeeded, Unknown};
 use executor_service::store::postgres::PgStore;
-use executor_service::store::{Attempt, AuditStatus, AuditStore, Begin, Budget, Completion};
+use executor_service::store::{
+    Attempt, AuditStatus, AuditStore, Begin, Budget, Completion, Outcome,
+};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -157,13 +159,15 @@ async fn seed(pool: &PgPool) -> Vec<Seeded> {
                 Begin::Started
             );
             if spec.status != Pending {
-                let completion = Completion {
-                    status: spec.status,
-                    reason: (spec.status != Succeeded).then(|| "kube_error".to_owned()),
-                    error: (spec.status != Succeeded).then(|| "the API said no".to_owned()),
-                    result: (spec.status == Succeeded).then(|| json!({"pod": "web-1"})),
-                    duration,
+                let (reason, error) = ("kube_error".to_owned(), "the API said no".to_owned());
+                let outcome = match spec.status {
+                    Succeeded => Outcome::Succeeded {
+                        result: json!({"pod": "web-1"}),
+                    },
+                    Failed => Outcome::Failed { reason, error },
+                    _ => Outcome::Unknown { reason, error },
                 };
+                let completion = Completion { outcome, duration };
                 store.finish(attempt.id, &completion).await.unwrap();
             }
         }

@@ -1,24 +1,37 @@
-//! Rate budgets of `PgStore`: exact across concurrent attempts and executor processes,
-//! over a sliding window, and untouched by dry runs.
+//! Rate budgets of both stores: exact across concurrent attempts and executor processes,
+//! over a sliding window, and untouched by dry runs (each body runs on Postgres and on
+//! SQLite, see `common_store::contract`); and, on Postgres only, the slot rows recreated
+//! after someone deleted them.
 //!
-//! These tests need a Postgres whose user may create databases, named by `DATABASE_URL`
-//! (e.g. `postgres://postgres@127.0.0.1:5432/postgres`): `#[sqlx::test]` creates a fresh
-//! database per test, migrated from `migrations/`, and drops it afterwards.
+//! The Postgres tests need a Postgres whose user may create databases, named by
+//! `DATABASE_URL` (e.g. `postgres://postgres@127.0.0.1:5432/postgres`): `#[sqlx::test]`
+//! creates a fresh database per test, migrated from `migrations/`, and drops it afterwards.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common_store;
 
 use std::time::{Duration, Instant};
 
-use common_store::{
-    age_slots, all_rows, attempt, begin_all, budget, close, count, decision, dry_attempt,
-    executor_store, set_slot_used, taken_slots, warm,
-};
+use common_store::contract::{Fixture, begin_all};
+use common_store::{attempt, budget, decision, dry_attempt};
 use executor_service::store::postgres::PgStore;
 use executor_service::store::{Attempt, AuditStore, Begin};
 use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use uuid::Uuid;
+
+contract!(
+    fifty_concurrent_begins_get_exactly_the_budget,
+    two_executors_racing_still_get_exactly_the_budget,
+    slots_free_up_once_the_window_has_passed,
+    the_window_slides_with_each_use,
+    no_window_ever_holds_more_than_max_uses,
+    real_time_passing_frees_slots,
+    dry_runs_take_no_slot,
+    a_dry_run_is_refused_when_no_slot_is_free,
+    budgets_with_different_keys_are_independent,
+    raising_max_adds_slots_and_lowering_it_ignores_the_rest,
+    the_window_slides_and_dry_runs_take_no_budget,
+);
 
 const FIVE_MINUTES: Duration = Duration::from_secs(300);
 
@@ -47,14 +60,10 @@ fn distinct_attempts(n: usize) -> Vec<Attempt> {
     (0..n).map(|_| attempt(&decision())).collect()
 }
 
-#[sqlx::test(migrations = "../../migrations")]
-async fn fifty_concurrent_begins_get_exactly_the_budget(
-    _options: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
+async fn fifty_concurrent_begins_get_exactly_the_budget(f: &impl Fixture) {
     // Arrange
-    let stores = [executor_store(&connect, 10)];
-    warm(&stores[0], 10).await;
+    let stores = [f.executor(10).await];
+    f.warm(&stores[0], 10).await;
     let restart = budget("restart", 5, FIVE_MINUTES);
 
     // Act
@@ -63,24 +72,18 @@ async fn fifty_concurrent_begins_get_exactly_the_budget(
     // Assert
     let (started, refused) = started_and_refused(&answers, FIVE_MINUTES);
     assert_eq!((started.len(), refused), (5, 45));
-    let pool = stores[0].pool();
-    assert_eq!(count(pool, "pending", None).await, 5);
-    assert_eq!(count(pool, "rejected", Some("budget_exhausted")).await, 45);
-    let mut holders = taken_slots(pool, "restart").await;
-    holders.sort();
-    assert_eq!(holders, started);
-    close(&[&stores[0]]).await;
+    assert_eq!(f.count("pending", None).await, 5);
+    assert_eq!(f.count("rejected", Some("budget_exhausted")).await, 45);
+    assert_eq!(f.budget_holders("restart").await, started);
+    let [store] = stores;
+    f.close_store(store).await;
 }
 
-#[sqlx::test(migrations = "../../migrations")]
-async fn two_executors_racing_still_get_exactly_the_budget(
-    _options: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    // Arrange: two processes, each with its own pool and slot cache.
-    let stores = [executor_store(&connect, 8), executor_store(&connect, 8)];
+async fn two_executors_racing_still_get_exactly_the_budget(f: &impl Fixture) {
+    // Arrange: two processes, each with its own pool (and, on Postgres, slot cache).
+    let stores = [f.executor(8).await, f.executor(8).await];
     for store in &stores {
-        warm(store, 8).await;
+        f.warm(store, 8).await;
     }
     let restart = budget("restart", 5, FIVE_MINUTES);
 
@@ -90,56 +93,48 @@ async fn two_executors_racing_still_get_exactly_the_budget(
     // Assert
     let (started, refused) = started_and_refused(&answers, FIVE_MINUTES);
     assert_eq!((started.len(), refused), (5, 45));
-    let pool = stores[0].pool();
-    assert_eq!(count(pool, "pending", None).await, 5);
-    assert_eq!(count(pool, "rejected", Some("budget_exhausted")).await, 45);
-    close(&[&stores[0], &stores[1]]).await;
+    assert_eq!(f.count("pending", None).await, 5);
+    assert_eq!(f.count("rejected", Some("budget_exhausted")).await, 45);
+    for store in stores {
+        f.close_store(store).await;
+    }
 }
 
-#[sqlx::test(migrations = "../../migrations")]
-async fn slots_free_up_once_the_window_has_passed(
-    _options: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
+async fn slots_free_up_once_the_window_has_passed(f: &impl Fixture) {
     // Arrange: the budget is spent.
-    let stores = [executor_store(&connect, 8), executor_store(&connect, 8)];
+    let stores = [f.executor(8).await, f.executor(8).await];
     let restart = budget("restart", 5, FIVE_MINUTES);
     let first = begin_all(&stores, distinct_attempts(20), &restart).await;
     assert_eq!(started_and_refused(&first, FIVE_MINUTES).0.len(), 5);
 
     // Act: five minutes (and a second) later.
-    age_slots(
-        stores[0].pool(),
-        "restart",
-        FIVE_MINUTES + Duration::from_secs(1),
-    )
-    .await;
+    f.age_uses("restart", FIVE_MINUTES + Duration::from_secs(1))
+        .await;
     let second = begin_all(&stores, distinct_attempts(20), &restart).await;
 
     // Assert
     let (started, refused) = started_and_refused(&second, FIVE_MINUTES);
     assert_eq!((started.len(), refused), (5, 15));
-    let mut holders = taken_slots(stores[0].pool(), "restart").await;
-    holders.sort();
-    assert_eq!(holders, started);
-    assert_eq!(count(stores[0].pool(), "pending", None).await, 10);
-    close(&[&stores[0], &stores[1]]).await;
+    assert_eq!(f.budget_holders("restart").await, started);
+    assert_eq!(f.count("pending", None).await, 10);
+    for store in stores {
+        f.close_store(store).await;
+    }
 }
 
-#[sqlx::test(migrations = "../../migrations")]
-async fn the_window_slides_with_each_use(pool: PgPool) {
+async fn the_window_slides_with_each_use(f: &impl Fixture) {
     // Arrange: max 3 per 100 s, used 150 s, 90 s and 20 s ago: two uses in the window.
-    let store = PgStore::from_pool(pool.clone());
+    let store = f.store();
     let scale = budget("scale", 3, Duration::from_secs(100));
+    let mut uses = Vec::new();
     for _ in 0..3 {
-        assert_eq!(
-            store.begin(&attempt(&decision()), &scale).await.unwrap(),
-            Begin::Started
-        );
+        let a = attempt(&decision());
+        assert_eq!(store.begin(&a, &scale).await.unwrap(), Begin::Started);
+        uses.push(a.id);
     }
-    set_slot_used(&pool, "scale", 0, Duration::from_secs(150)).await;
-    set_slot_used(&pool, "scale", 1, Duration::from_secs(90)).await;
-    set_slot_used(&pool, "scale", 2, Duration::from_secs(20)).await;
+    f.set_use_ago(uses[0], Duration::from_secs(150)).await;
+    f.set_use_ago(uses[1], Duration::from_secs(90)).await;
+    f.set_use_ago(uses[2], Duration::from_secs(20)).await;
 
     // Act
     let third_in_window = store.begin(&attempt(&decision()), &scale).await.unwrap();
@@ -157,13 +152,9 @@ async fn the_window_slides_with_each_use(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../../migrations")]
-async fn no_window_ever_holds_more_than_max_uses(
-    _options: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
+async fn no_window_ever_holds_more_than_max_uses(f: &impl Fixture) {
     // Arrange: max 3 per second, four workers over two executors trying for 2.5 s.
-    let stores = [executor_store(&connect, 4), executor_store(&connect, 4)];
+    let stores = [f.executor(4).await, f.executor(4).await];
     let ttl = Duration::from_secs(1);
     let fast = budget("fast", 3, ttl);
     let until = Instant::now() + Duration::from_millis(2500);
@@ -183,7 +174,8 @@ async fn no_window_ever_holds_more_than_max_uses(
     workers.join_all().await;
 
     // Assert: a use's "createdAt" is its slot time, so the audit table shows the budget.
-    let uses: Vec<_> = all_rows(stores[0].pool())
+    let uses: Vec<_> = f
+        .all_rows()
         .await
         .into_iter()
         .filter(|r| r.status == "pending")
@@ -200,14 +192,15 @@ async fn no_window_ever_holds_more_than_max_uses(
     // Sliding, not fixed: slots were reused as soon as they freed (3 at once, then 3 more
     // after each second).
     assert!(uses.len() >= 6, "only {} uses in 2.5 s", uses.len());
-    assert!(count(stores[0].pool(), "rejected", Some("budget_exhausted")).await > 0);
-    close(&[&stores[0], &stores[1]]).await;
+    assert!(f.count("rejected", Some("budget_exhausted")).await > 0);
+    for store in stores {
+        f.close_store(store).await;
+    }
 }
 
-#[sqlx::test(migrations = "../../migrations")]
-async fn real_time_passing_frees_slots(pool: PgPool) {
+async fn real_time_passing_frees_slots(f: &impl Fixture) {
     // Arrange
-    let store = PgStore::from_pool(pool.clone());
+    let store = f.store();
     let short = budget("short", 2, Duration::from_secs(1));
     for _ in 0..2 {
         assert_eq!(
@@ -229,13 +222,12 @@ async fn real_time_passing_frees_slots(pool: PgPool) {
 
     // Assert
     assert_eq!(after, Begin::Started);
-    assert_eq!(count(&pool, "pending", None).await, 3);
+    assert_eq!(f.count("pending", None).await, 3);
 }
 
-#[sqlx::test(migrations = "../../migrations")]
-async fn dry_runs_take_no_slot(pool: PgPool) {
+async fn dry_runs_take_no_slot(f: &impl Fixture) {
     // Arrange
-    let store = PgStore::from_pool(pool.clone());
+    let store = f.store();
     let restart = budget("restart", 2, FIVE_MINUTES);
 
     // Act: many dry runs, then the real budget.
@@ -248,30 +240,22 @@ async fn dry_runs_take_no_slot(pool: PgPool) {
             Begin::Started
         );
     }
-    let real: Vec<Begin> = {
-        let mut answers = Vec::new();
-        for _ in 0..3 {
-            answers.push(store.begin(&attempt(&decision()), &restart).await.unwrap());
-        }
-        answers
-    };
+    let mut real = Vec::new();
+    for _ in 0..3 {
+        real.push(store.begin(&attempt(&decision()), &restart).await.unwrap());
+    }
 
     // Assert
     assert_eq!(real[..2], [Begin::Started, Begin::Started]);
     assert!(matches!(real[2], Begin::OverBudget { .. }));
-    assert_eq!(taken_slots(&pool, "restart").await.len(), 2);
-    let dry_rows = all_rows(&pool)
-        .await
-        .into_iter()
-        .filter(|r| r.dry_run)
-        .count();
+    assert_eq!(f.budget_holders("restart").await.len(), 2);
+    let dry_rows = f.all_rows().await.into_iter().filter(|r| r.dry_run).count();
     assert_eq!(dry_rows, 5);
 }
 
-#[sqlx::test(migrations = "../../migrations")]
-async fn a_dry_run_is_refused_when_no_slot_is_free(pool: PgPool) {
+async fn a_dry_run_is_refused_when_no_slot_is_free(f: &impl Fixture) {
     // Arrange
-    let store = PgStore::from_pool(pool.clone());
+    let store = f.store();
     let restart = budget("restart", 1, FIVE_MINUTES);
     assert_eq!(
         store.begin(&attempt(&decision()), &restart).await.unwrap(),
@@ -284,16 +268,15 @@ async fn a_dry_run_is_refused_when_no_slot_is_free(pool: PgPool) {
 
     // Assert
     assert!(matches!(answer, Begin::OverBudget { .. }));
-    let r = common_store::row(&pool, dry.id).await;
+    let r = f.row(dry.id).await;
     assert_eq!(r.status, "rejected");
     assert_eq!(r.reason_code.as_deref(), Some("budget_exhausted"));
     assert!(r.error.unwrap().contains("'restart'"));
 }
 
-#[sqlx::test(migrations = "../../migrations")]
-async fn budgets_with_different_keys_are_independent(pool: PgPool) {
+async fn budgets_with_different_keys_are_independent(f: &impl Fixture) {
     // Arrange
-    let store = PgStore::from_pool(pool.clone());
+    let store = f.store();
     let restart = budget("restart", 1, FIVE_MINUTES);
     let scale = budget("scale", 1, FIVE_MINUTES);
     assert_eq!(
@@ -306,14 +289,13 @@ async fn budgets_with_different_keys_are_independent(pool: PgPool) {
 
     // Assert
     assert_eq!(answer, Begin::Started);
-    assert_eq!(taken_slots(&pool, "restart").await.len(), 1);
-    assert_eq!(taken_slots(&pool, "scale").await.len(), 1);
+    assert_eq!(f.budget_holders("restart").await.len(), 1);
+    assert_eq!(f.budget_holders("scale").await.len(), 1);
 }
 
-#[sqlx::test(migrations = "../../migrations")]
-async fn raising_max_adds_slots_and_lowering_it_ignores_the_rest(pool: PgPool) {
+async fn raising_max_adds_slots_and_lowering_it_ignores_the_rest(f: &impl Fixture) {
     // Arrange: two uses under max 2.
-    let store = PgStore::from_pool(pool.clone());
+    let store = f.store();
     for _ in 0..2 {
         let answer = store
             .begin(&attempt(&decision()), &budget("restart", 2, FIVE_MINUTES))
@@ -335,7 +317,37 @@ async fn raising_max_adds_slots_and_lowering_it_ignores_the_rest(pool: PgPool) {
     // Assert
     assert_eq!(raised, Begin::Started);
     assert!(matches!(lowered, Begin::OverBudget { .. }));
-    assert_eq!(taken_slots(&pool, "restart").await.len(), 3);
+    assert_eq!(f.budget_holders("restart").await.len(), 3);
+}
+
+async fn the_window_slides_and_dry_runs_take_no_budget(f: &impl Fixture) {
+    // Arrange
+    let store = f.store();
+    let limit = budget("scale", 2, Duration::from_secs(1));
+
+    // Act
+    let dry = store
+        .begin(&dry_attempt(&decision()), &limit)
+        .await
+        .unwrap();
+    let a = store.begin(&attempt(&decision()), &limit).await.unwrap();
+    let b = store.begin(&attempt(&decision()), &limit).await.unwrap();
+    let refused = store.begin(&attempt(&decision()), &limit).await.unwrap();
+    let dry_refused = store
+        .begin(&dry_attempt(&decision()), &limit)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let later = store.begin(&attempt(&decision()), &limit).await.unwrap();
+
+    // Assert
+    assert_eq!(dry, Begin::Started);
+    assert_eq!((a, b), (Begin::Started, Begin::Started));
+    assert!(
+        matches!(refused, Begin::OverBudget { retry_after } if retry_after <= Duration::from_secs(1))
+    );
+    assert!(matches!(dry_refused, Begin::OverBudget { .. }));
+    assert_eq!(later, Begin::Started);
 }
 
 #[sqlx::test(migrations = "../../migrations")]

@@ -1,28 +1,33 @@
-//! Single use of policy decisions in `PgStore`: the pending row's insert consumes the
-//! decision, once, across executors; refusals and dry runs never consume.
+//! Single use of policy decisions in both stores: the pending row's insert consumes the
+//! decision, once, across executors; refusals and dry runs never consume. Each body runs
+//! on Postgres and on SQLite (see `common_store::contract`).
 //!
-//! These tests need a Postgres whose user may create databases, named by `DATABASE_URL`
-//! (e.g. `postgres://postgres@127.0.0.1:5432/postgres`): `#[sqlx::test]` creates a fresh
-//! database per test, migrated from `migrations/`, and drops it afterwards.
+//! The Postgres tests need a Postgres whose user may create databases, named by
+//! `DATABASE_URL` (e.g. `postgres://postgres@127.0.0.1:5432/postgres`): `#[sqlx::test]`
+//! creates a fresh database per test, migrated from `migrations/`, and drops it afterwards.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common_store;
 
 use std::time::Duration;
 
-use common_store::{
-    all_rows, attempt, begin_all, close, count, dry_attempt, executor_store, roomy, row, succeeded,
-    taken_slots, warm,
-};
-use executor_service::store::postgres::PgStore;
-use executor_service::store::{AuditStatus, AuditStore, Begin, Completion};
-use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use common_store::contract::{Fixture, begin_all};
+use common_store::{attempt, budget, decision, dry_attempt, failed, roomy, succeeded};
+use executor_service::store::{AuditStore, Begin};
 
-#[sqlx::test(migrations = "../../migrations")]
-async fn second_begin_with_the_same_decision_is_a_replay(pool: PgPool) {
+contract!(
+    second_begin_with_the_same_decision_is_a_replay,
+    a_finished_decision_stays_consumed_whatever_the_outcome,
+    a_dry_run_does_not_consume_the_decision,
+    a_dry_run_of_a_consumed_decision_is_a_replay,
+    rejected_rows_never_consume_the_decision,
+    racing_one_decision_over_two_executors_starts_it_exactly_once,
+    a_decision_is_used_once_and_dry_runs_do_not_use_it,
+);
+
+async fn second_begin_with_the_same_decision_is_a_replay(f: &impl Fixture) {
     // Arrange
-    let store = PgStore::from_pool(pool.clone());
+    let store = f.store();
     let first = attempt("decision-1");
     store.begin(&first, &roomy()).await.unwrap();
     let second = attempt("decision-1");
@@ -37,29 +42,22 @@ async fn second_begin_with_the_same_decision_is_a_replay(pool: PgPool) {
             consumed_by: first.id
         }
     );
-    let replay = row(&pool, second.id).await;
+    let replay = f.row(second.id).await;
     assert_eq!(replay.status, "rejected");
     assert_eq!(replay.reason_code.as_deref(), Some("replay"));
     assert!(replay.error.unwrap().contains(&first.id.to_string()));
-    assert_eq!(row(&pool, first.id).await.status, "pending");
+    assert_eq!(f.row(first.id).await.status, "pending");
     // The replay took no budget.
-    assert_eq!(taken_slots(&pool, "roomy").await, vec![first.id]);
+    assert_eq!(f.budget_holders("roomy").await, vec![first.id]);
 }
 
-#[sqlx::test(migrations = "../../migrations")]
-async fn a_finished_decision_stays_consumed_whatever_the_outcome(pool: PgPool) {
+async fn a_finished_decision_stays_consumed_whatever_the_outcome(f: &impl Fixture) {
     // Arrange: the first use failed on the cluster; the decision is still spent.
-    let store = PgStore::from_pool(pool.clone());
+    let store = f.store();
     let first = attempt("decision-1");
     store.begin(&first, &roomy()).await.unwrap();
-    let failed = Completion {
-        status: AuditStatus::Failed,
-        reason: Some("kube_forbidden".into()),
-        error: Some("forbidden".into()),
-        result: None,
-        duration: Duration::from_millis(5),
-    };
-    store.finish(first.id, &failed).await.unwrap();
+    let forbidden = failed("kube_forbidden", "forbidden", Duration::from_millis(5));
+    store.finish(first.id, &forbidden).await.unwrap();
 
     // Act
     let answer = store.begin(&attempt("decision-1"), &roomy()).await.unwrap();
@@ -71,13 +69,12 @@ async fn a_finished_decision_stays_consumed_whatever_the_outcome(pool: PgPool) {
             consumed_by: first.id
         }
     );
-    assert_eq!(count(&pool, "rejected", Some("replay")).await, 1);
+    assert_eq!(f.count("rejected", Some("replay")).await, 1);
 }
 
-#[sqlx::test(migrations = "../../migrations")]
-async fn a_dry_run_does_not_consume_the_decision(pool: PgPool) {
+async fn a_dry_run_does_not_consume_the_decision(f: &impl Fixture) {
     // Arrange
-    let store = PgStore::from_pool(pool.clone());
+    let store = f.store();
     let dry = dry_attempt("decision-1");
     assert_eq!(store.begin(&dry, &roomy()).await.unwrap(), Begin::Started);
     store.finish(dry.id, &succeeded()).await.unwrap();
@@ -88,16 +85,15 @@ async fn a_dry_run_does_not_consume_the_decision(pool: PgPool) {
 
     // Assert
     assert_eq!(answer, Begin::Started);
-    let dry_row = row(&pool, dry.id).await;
+    let dry_row = f.row(dry.id).await;
     assert!(dry_row.dry_run);
     assert_eq!(dry_row.status, "succeeded");
-    assert_eq!(row(&pool, real.id).await.status, "pending");
+    assert_eq!(f.row(real.id).await.status, "pending");
 }
 
-#[sqlx::test(migrations = "../../migrations")]
-async fn a_dry_run_of_a_consumed_decision_is_a_replay(pool: PgPool) {
+async fn a_dry_run_of_a_consumed_decision_is_a_replay(f: &impl Fixture) {
     // Arrange
-    let store = PgStore::from_pool(pool.clone());
+    let store = f.store();
     let real = attempt("decision-1");
     store.begin(&real, &roomy()).await.unwrap();
     let dry = dry_attempt("decision-1");
@@ -112,16 +108,15 @@ async fn a_dry_run_of_a_consumed_decision_is_a_replay(pool: PgPool) {
             consumed_by: real.id
         }
     );
-    let r = row(&pool, dry.id).await;
+    let r = f.row(dry.id).await;
     assert_eq!(r.status, "rejected");
     assert_eq!(r.reason_code.as_deref(), Some("replay"));
     assert!(r.dry_run);
 }
 
-#[sqlx::test(migrations = "../../migrations")]
-async fn rejected_rows_never_consume_the_decision(pool: PgPool) {
+async fn rejected_rows_never_consume_the_decision(f: &impl Fixture) {
     // Arrange: a refusal (before begin) and a budget refusal (in begin) with the decision.
-    let store = PgStore::from_pool(pool.clone());
+    let store = f.store();
     store
         .reject(
             &attempt("decision-1"),
@@ -131,7 +126,7 @@ async fn rejected_rows_never_consume_the_decision(pool: PgPool) {
         )
         .await
         .unwrap();
-    let none_left = common_store::budget("none", 0, Duration::from_secs(60));
+    let none_left = budget("none", 0, Duration::from_secs(60));
     let refused = store
         .begin(&attempt("decision-1"), &none_left)
         .await
@@ -144,7 +139,8 @@ async fn rejected_rows_never_consume_the_decision(pool: PgPool) {
 
     // Assert
     assert_eq!(answer, Begin::Started);
-    let statuses: Vec<(String, Option<String>)> = all_rows(&pool)
+    let statuses: Vec<(String, Option<String>)> = f
+        .all_rows()
         .await
         .into_iter()
         .map(|r| (r.status, r.reason_code))
@@ -159,15 +155,11 @@ async fn rejected_rows_never_consume_the_decision(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrations = "../../migrations")]
-async fn racing_one_decision_over_two_executors_starts_it_exactly_once(
-    _options: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
+async fn racing_one_decision_over_two_executors_starts_it_exactly_once(f: &impl Fixture) {
     // Arrange: two executor processes, 100 attempts with one decision.
-    let stores = [executor_store(&connect, 8), executor_store(&connect, 8)];
-    for store in &stores {
-        warm(store, 8).await;
+    let stores = [f.executor(8).await, f.executor(8).await];
+    for store in stores.iter() {
+        f.warm(store, 8).await;
     }
     let attempts = (0..100).map(|_| attempt("decision-1")).collect();
 
@@ -192,11 +184,39 @@ async fn racing_one_decision_over_two_executors_starts_it_exactly_once(
             );
         }
     }
-    let pool = stores[0].pool();
-    assert_eq!(count(pool, "pending", None).await, 1);
-    assert_eq!(count(pool, "rejected", Some("replay")).await, 99);
-    assert_eq!(all_rows(pool).await.len(), 100);
+    assert_eq!(f.count("pending", None).await, 1);
+    assert_eq!(f.count("rejected", Some("replay")).await, 99);
+    assert_eq!(f.all_rows().await.len(), 100);
     // The losers' budget slots were rolled back with their statements.
-    assert_eq!(taken_slots(pool, "roomy").await, vec![winner]);
-    close(&[&stores[0], &stores[1]]).await;
+    assert_eq!(f.budget_holders("roomy").await, vec![winner]);
+    for store in stores {
+        f.close_store(store).await;
+    }
+}
+
+async fn a_decision_is_used_once_and_dry_runs_do_not_use_it(f: &impl Fixture) {
+    // Arrange: a dry run before the first use and one after it.
+    let store = f.store();
+    let d = decision();
+    let dry = dry_attempt(&d);
+    let first = attempt(&d);
+    let second = attempt(&d);
+    let dry_after = dry_attempt(&d);
+
+    // Act
+    let dry_answer = store.begin(&dry, &roomy()).await.unwrap();
+    let first_answer = store.begin(&first, &roomy()).await.unwrap();
+    let second_answer = store.begin(&second, &roomy()).await.unwrap();
+    let dry_after_answer = store.begin(&dry_after, &roomy()).await.unwrap();
+
+    // Assert
+    assert_eq!(dry_answer, Begin::Started);
+    assert_eq!(first_answer, Begin::Started);
+    let replay = Begin::Replay {
+        consumed_by: first.id,
+    };
+    assert_eq!(second_answer, replay);
+    assert_eq!(dry_after_answer, replay);
+    assert_eq!(f.count("rejected", None).await, 2);
+    assert_eq!(f.count("rejected", Some("replay")).await, 2);
 }

@@ -1,6 +1,6 @@
 //! The audit store: one row per execute attempt in `action_audit_logs`, the single-use
-//! ledger of decision ids, and the rate budgets — all behind [`AuditStore`] so that the
-//! embedded SQLite store of a later release can sit beside [`postgres::PgStore`].
+//! ledger of decision ids, and the rate budgets — all behind [`AuditStore`], implemented
+//! by [`postgres::PgStore`] and by the embedded [`sqlite::SqliteStore`].
 //!
 //! The write-ahead rule lives here: [`AuditStore::begin`] commits the `pending` row, the
 //! decision's consumption and the budget slot in ONE transaction before the cluster is
@@ -9,9 +9,18 @@
 //! The audit API reads through the same trait: [`AuditStore::list`] (filtered, keyset
 //! paged), [`AuditStore::get`] and [`AuditStore::stats_buckets`] (one `GROUP BY`; the
 //! figures are computed in shared code, [`crate::audit_api::Stats`]).
+//!
+//! # Layout
+//!
+//! - `mod.rs`: the contract ([`AuditStore`]) and the values it takes and gives;
+//! - `shared.rs`: what both stores run alike (the audit API's SQL, the outcome and
+//!   reconcile updates, row decoding, the bound on every operation);
+//! - [`postgres`]: the Postgres store (budget slots, the one-statement `begin`);
+//! - [`sqlite`]: the embedded SQLite store.
 
 pub mod diagnose;
 pub mod postgres;
+mod shared;
 pub mod sqlite;
 
 use std::time::Duration;
@@ -145,16 +154,71 @@ pub enum Begin {
 /// How an attempt that reached the cluster ended.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Completion {
-    /// `Succeeded`, `Failed` or `Unknown`.
-    pub status: AuditStatus,
-    /// Machine reason code for failures (`kube_not_found`, ...).
-    pub reason: Option<String>,
-    /// Human error message for failures.
-    pub error: Option<String>,
-    /// What changed (e.g. previous and new replicas).
-    pub result: Option<Value>,
+    /// The final state, with what belongs to it.
+    pub outcome: Outcome,
     /// Time from receiving the request to the outcome.
     pub duration: Duration,
+}
+
+/// The three ways a cluster call ends. Only these may replace a `pending` row: a final
+/// `rejected` would take the row out of the single-use index and free the decision for
+/// another run, so it has no variant here.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// The call succeeded (or the dry run validated).
+    Succeeded {
+        /// What changed (e.g. previous and new replicas).
+        result: Value,
+    },
+    /// The call failed with a known outcome: nothing (more) changed.
+    Failed {
+        /// Machine reason code (`kube_not_found`, ...).
+        reason: String,
+        /// Human error message.
+        error: String,
+    },
+    /// The call was sent but its outcome is not known (timeout).
+    Unknown {
+        /// Machine reason code.
+        reason: String,
+        /// Human error message.
+        error: String,
+    },
+}
+
+impl Outcome {
+    /// The row's final `status`.
+    pub fn status(&self) -> AuditStatus {
+        match self {
+            Outcome::Succeeded { .. } => AuditStatus::Succeeded,
+            Outcome::Failed { .. } => AuditStatus::Failed,
+            Outcome::Unknown { .. } => AuditStatus::Unknown,
+        }
+    }
+
+    /// The row's `reasonCode`.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Outcome::Succeeded { .. } => None,
+            Outcome::Failed { reason, .. } | Outcome::Unknown { reason, .. } => Some(reason),
+        }
+    }
+
+    /// The row's `error`.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Outcome::Succeeded { .. } => None,
+            Outcome::Failed { error, .. } | Outcome::Unknown { error, .. } => Some(error),
+        }
+    }
+
+    /// The row's `result`.
+    pub fn result(&self) -> Option<&Value> {
+        match self {
+            Outcome::Succeeded { result } => Some(result),
+            Outcome::Failed { .. } | Outcome::Unknown { .. } => None,
+        }
+    }
 }
 
 /// Filters of `GET /executor/audit`. Rows come newest first: `"createdAt"` descending, then

@@ -42,21 +42,11 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Executor as _, PgPool, Postgres, QueryBuilder, Row as _};
 use uuid::Uuid;
 
+use super::shared::{self, Dialect, budget_message, millis};
 use super::{
-    Attempt, AuditQuery, AuditRecord, AuditStatus, AuditStore, Begin, Budget, Completion,
-    StatsBucket, StoreError,
+    Attempt, AuditQuery, AuditRecord, AuditStore, Begin, Budget, Completion, StatsBucket,
+    StoreError,
 };
-
-/// Every column of `action_audit_logs`, in the order [`record`] reads them (a macro, so
-/// that `concat!` builds whole static statements from it).
-macro_rules! record_columns {
-    () => {
-        r#""id", "actionType", "actionParams", "requestedBy", "decisionId", "policyVersion",
-           "policyDecision", "status", "reasonCode", "error", "result", "dryRun", "clientIp",
-           "requestId", "signatureForm", "namespace", "targetKind", "targetName", "budgetKey",
-           "durationMs", "createdAt", "updatedAt""#
-    };
-}
 
 /// The embedded migrations (`migrations/` at the repository root). Running them takes a
 /// Postgres advisory lock, so several executors may start at once.
@@ -70,11 +60,6 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// database cannot hold an executor connection forever. Set with `SET` once per connection
 /// rather than as a startup option, which poolers such as PgBouncer refuse.
 const SET_STATEMENT_TIMEOUT: &str = "SET statement_timeout = '10s'";
-
-/// Client-side bound on one store operation. It covers what the two limits above cannot:
-/// a connection whose peer vanished without closing it (no answer until TCP gives up,
-/// minutes later).
-const OPERATION_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// How many times `begin` runs its statement: a lost race on the decision id costs one more
 /// run (which then sees the winner); needing more means something is wrong.
@@ -416,7 +401,7 @@ impl AuditStore for PgStore {
     async fn begin(&self, attempt: &Attempt, budget: &Budget) -> Result<Begin, StoreError> {
         let max = slot_count(budget.max)?;
         let attempt = &storable(attempt);
-        bounded_store(async {
+        shared::bounded_store::<Postgres, _>(async {
             for _ in 0..BEGIN_RUNS {
                 self.ensure_slots(budget, max).await?;
                 match self.begin_once(attempt, budget, max).await {
@@ -438,42 +423,13 @@ impl AuditStore for PgStore {
     }
 
     async fn finish(&self, id: Uuid, completion: &Completion) -> Result<(), StoreError> {
-        // A final `rejected` would take the row out of the single-use index and free the
-        // decision for another run; `pending` would undo nothing useful. Only the three
-        // outcomes of a cluster call are accepted.
-        if !matches!(
-            completion.status,
-            AuditStatus::Succeeded | AuditStatus::Failed | AuditStatus::Unknown
-        ) {
-            return Err(StoreError::Unavailable(anyhow!(
-                "finish: {} is not an outcome of a cluster call (bug in the caller)",
-                completion.status.as_str()
-            )));
-        }
-        let update = sqlx::query(
-            r#"UPDATE action_audit_logs
-               SET "status" = $2, "reasonCode" = $3, "error" = $4, "result" = $5,
-                   "durationMs" = $6, "updatedAt" = clock_timestamp()
-               WHERE "id" = $1 AND "status" = 'pending'"#,
+        let mut update = shared::finish_query::<Postgres>(id, completion);
+        let done = bounded(
+            "finish: writing the outcome",
+            update.build().execute(&self.pool),
         )
-        .bind(id)
-        .bind(completion.status.as_str())
-        .bind(completion.reason.as_deref())
-        .bind(completion.error.as_deref().map(text))
-        .bind(completion.result.as_ref().map(|v| json(v).into_owned()))
-        .bind(millis(completion.duration))
-        .execute(&self.pool);
-        let done = bounded("finish: writing the outcome", update).await?;
-        if done.rows_affected() == 0 {
-            // Expected when a retried finish already landed; worth a trace when the row
-            // was reconciled to `unknown` first, since this outcome is then only here.
-            tracing::info!(
-                audit_id = %id,
-                status = completion.status.as_str(),
-                reason = completion.reason.as_deref(),
-                "audit row is not pending (already final); outcome not written"
-            );
-        }
+        .await?;
+        shared::finished(id, completion, done.rows_affected());
         Ok(())
     }
 
@@ -483,82 +439,38 @@ impl AuditStore for PgStore {
     }
 
     async fn reconcile_pending(&self, older_than: Duration) -> Result<u64, StoreError> {
-        let update = sqlx::query(
-            r#"UPDATE action_audit_logs
-               SET "status" = 'unknown', "reasonCode" = 'interrupted',
-                   "error" = 'the executor stopped before recording the outcome; check the cluster',
-                   "updatedAt" = clock_timestamp()
-               WHERE "status" = 'pending' AND "createdAt" < clock_timestamp() - $1::interval"#,
+        let mut update = shared::reconcile_query::<Postgres>(older_than);
+        let done = bounded(
+            "reconcile: marking interrupted rows",
+            update.build().execute(&self.pool),
         )
-        .bind(older_than)
-        .execute(&self.pool);
-        let done = bounded("reconcile: marking interrupted rows", update).await?;
+        .await?;
         Ok(done.rows_affected())
     }
 
     async fn list(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
-        // Only the filters given become SQL, so each combination gets a plan that can use
-        // its index (a generic `$1 IS NULL OR ...` plan could not): at most 2^7 statement
-        // texts, each prepared once per connection.
-        let mut sql = QueryBuilder::<Postgres>::new(concat!(
-            "SELECT ",
-            record_columns!(),
-            " FROM action_audit_logs WHERE TRUE"
-        ));
-        if let Some(requested_by) = &query.requested_by {
-            sql.push(r#" AND "requestedBy" = "#)
-                .push_bind(text(requested_by));
-        }
-        if let Some(action_type) = &query.action_type {
-            sql.push(r#" AND "actionType" = "#)
-                .push_bind(text(action_type));
-        }
-        if let Some(namespace) = &query.namespace {
-            sql.push(r#" AND "namespace" = "#)
-                .push_bind(text(namespace));
-        }
-        if let Some(status) = query.status {
-            sql.push(r#" AND "status" = "#).push_bind(status.as_str());
-        }
-        if let Some(since) = query.since {
-            sql.push(r#" AND "createdAt" >= "#).push_bind(since);
-        }
-        if let Some(until) = query.until {
-            sql.push(r#" AND "createdAt" < "#).push_bind(until);
-        }
-        if let Some(after) = query.after {
-            // A row comparison, which the index ("createdAt" DESC, "id" DESC) serves.
-            sql.push(r#" AND ("createdAt", "id") < ("#)
-                .push_bind(after.created_at)
-                .push(", ")
-                .push_bind(after.id)
-                .push(")");
-        }
-        sql.push(r#" ORDER BY "createdAt" DESC, "id" DESC LIMIT "#)
-            .push_bind(i64::from(query.limit));
+        let mut select = shared::list_query::<Postgres>(query);
         let rows = bounded(
             "list: reading audit rows",
-            sql.build().fetch_all(&self.pool),
+            select.build().fetch_all(&self.pool),
         )
         .await?;
         rows.iter()
-            .map(record)
+            .map(shared::record::<Postgres>)
             .collect::<Result<_, _>>()
             .context("list: decoding audit rows")
             .map_err(StoreError::Unavailable)
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<AuditRecord>, StoreError> {
-        let select = sqlx::query(concat!(
-            "SELECT ",
-            record_columns!(),
-            r#" FROM action_audit_logs WHERE "id" = $1"#
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool);
-        let row = bounded("get: reading an audit row", select).await?;
+        let mut select = shared::get_query::<Postgres>(id);
+        let row = bounded(
+            "get: reading an audit row",
+            select.build().fetch_optional(&self.pool),
+        )
+        .await?;
         row.as_ref()
-            .map(record)
+            .map(shared::record::<Postgres>)
             .transpose()
             .context("get: decoding an audit row")
             .map_err(StoreError::Unavailable)
@@ -569,106 +481,68 @@ impl AuditStore for PgStore {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Vec<StatsBucket>, StoreError> {
-        let select = sqlx::query(
-            r#"SELECT "namespace", "actionType", "status", "dryRun",
-                      count(*) AS rows,
-                      COALESCE(sum("durationMs"), 0)::bigint AS duration_ms_sum,
-                      count("durationMs") AS duration_count
-               FROM action_audit_logs
-               WHERE "createdAt" >= $1 AND "createdAt" < $2
-               GROUP BY "namespace", "actionType", "status", "dryRun""#,
+        let mut select = shared::stats_query::<Postgres>(since, until);
+        let rows = bounded(
+            "stats: counting audit rows",
+            select.build().fetch_all(&self.pool),
         )
-        .bind(since)
-        .bind(until)
-        .fetch_all(&self.pool);
-        let rows = bounded("stats: counting audit rows", select).await?;
+        .await?;
         rows.iter()
-            .map(bucket)
+            .map(shared::bucket::<Postgres>)
             .collect::<Result<_, _>>()
             .context("stats: decoding counts")
             .map_err(StoreError::Unavailable)
     }
 }
 
-/// A row selected with `record_columns!()`.
-fn record(row: &PgRow) -> Result<AuditRecord, sqlx::Error> {
-    Ok(AuditRecord {
-        id: row.try_get("id")?,
-        action_type: row.try_get("actionType")?,
-        action_params: row.try_get("actionParams")?,
-        requested_by: row.try_get("requestedBy")?,
-        decision_id: row.try_get("decisionId")?,
-        policy_version: row.try_get("policyVersion")?,
-        policy_decision: row.try_get("policyDecision")?,
-        status: status(row)?,
-        reason_code: row.try_get("reasonCode")?,
-        error: row.try_get("error")?,
-        result: row.try_get("result")?,
-        dry_run: row.try_get("dryRun")?,
-        client_ip: row.try_get("clientIp")?,
-        request_id: row.try_get("requestId")?,
-        signature_form: row.try_get("signatureForm")?,
-        namespace: row.try_get("namespace")?,
-        target_kind: row.try_get("targetKind")?,
-        target_name: row.try_get("targetName")?,
-        budget_key: row.try_get("budgetKey")?,
-        duration_ms: row.try_get("durationMs")?,
-        created_at: row.try_get("createdAt")?,
-        updated_at: row.try_get("updatedAt")?,
-    })
+impl Dialect for Postgres {
+    const STORE_NAME: &'static str = "the database";
+
+    fn push_text(sql: &mut QueryBuilder<Self>, value: &str) {
+        sql.push_bind(text(value));
+    }
+
+    fn push_time(sql: &mut QueryBuilder<Self>, value: DateTime<Utc>) {
+        sql.push_bind(value);
+    }
+
+    fn push_uuid(sql: &mut QueryBuilder<Self>, value: Uuid) {
+        sql.push_bind(value);
+    }
+
+    fn push_json(sql: &mut QueryBuilder<Self>, value: &Value) {
+        sql.push_bind(json(value).into_owned());
+    }
+
+    fn push_now(sql: &mut QueryBuilder<Self>) {
+        sql.push("clock_timestamp()");
+    }
+
+    fn push_ago(sql: &mut QueryBuilder<Self>, ago: Duration) {
+        sql.push("clock_timestamp() - ")
+            .push_bind(ago)
+            .push("::interval");
+    }
+
+    fn uuid(row: &PgRow, column: &str) -> Result<Uuid, sqlx::Error> {
+        row.try_get(column)
+    }
+
+    fn json(row: &PgRow, column: &str) -> Result<Option<Value>, sqlx::Error> {
+        row.try_get(column)
+    }
+
+    fn time(row: &PgRow, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+        row.try_get(column)
+    }
 }
 
-/// A row of the `stats_buckets` query.
-fn bucket(row: &PgRow) -> Result<StatsBucket, sqlx::Error> {
-    Ok(StatsBucket {
-        namespace: row.try_get("namespace")?,
-        action_type: row.try_get("actionType")?,
-        status: status(row)?,
-        dry_run: row.try_get("dryRun")?,
-        count: count(row, "rows")?,
-        duration_ms_sum: row.try_get("duration_ms_sum")?,
-        duration_count: count(row, "duration_count")?,
-    })
-}
-
-/// The `status` column (its CHECK constraint admits only the five spellings).
-fn status(row: &PgRow) -> Result<AuditStatus, sqlx::Error> {
-    let spelling: String = row.try_get("status")?;
-    spelling.parse().map_err(|e| sqlx::Error::ColumnDecode {
-        index: "status".into(),
-        source: Box::new(e),
-    })
-}
-
-/// A `count(*)` column (a bigint, never negative).
-fn count(row: &PgRow, column: &str) -> Result<u64, sqlx::Error> {
-    let n: i64 = row.try_get(column)?;
-    u64::try_from(n).map_err(|e| sqlx::Error::ColumnDecode {
-        index: column.into(),
-        source: Box::new(e),
-    })
-}
-
-/// Runs one sqlx call within [`OPERATION_TIMEOUT`], mapping every failure to
-/// [`StoreError::Unavailable`] with `what` as context.
+/// [`shared::bounded`] for this store.
 async fn bounded<T>(
     what: &'static str,
     call: impl Future<Output = Result<T, sqlx::Error>>,
 ) -> Result<T, StoreError> {
-    bounded_store(async { call.await.context(what).map_err(StoreError::Unavailable) }).await
-}
-
-/// [`OPERATION_TIMEOUT`] around a whole store operation.
-async fn bounded_store<T>(
-    operation: impl Future<Output = Result<T, StoreError>>,
-) -> Result<T, StoreError> {
-    match tokio::time::timeout(OPERATION_TIMEOUT, operation).await {
-        Ok(result) => result,
-        Err(_) => Err(StoreError::Unavailable(anyhow!(
-            "no answer from the database within {}s",
-            OPERATION_TIMEOUT.as_secs()
-        ))),
-    }
+    shared::bounded::<Postgres, T>(what, call).await
 }
 
 /// `max` as the int of the `slot` column. A budget of billions of slots is a
@@ -676,16 +550,6 @@ async fn bounded_store<T>(
 fn slot_count(max: u32) -> Result<i32, StoreError> {
     i32::try_from(max)
         .map_err(|_| StoreError::Unavailable(anyhow!("budget max {max} is too large")))
-}
-
-/// The error text of a budget refusal.
-fn budget_message(budget: &Budget) -> String {
-    format!(
-        "rate budget '{}' exhausted: at most {} per {}s",
-        budget.key,
-        budget.max,
-        budget.ttl.as_secs()
-    )
 }
 
 /// When to retry: the first busy slot's release, at least a second (a client hammering
@@ -766,9 +630,4 @@ fn storable(attempt: &Attempt) -> Attempt {
         }
     }
     owned
-}
-
-/// A duration in whole milliseconds for a bigint column.
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }

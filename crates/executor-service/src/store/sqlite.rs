@@ -14,13 +14,13 @@
 //! Durability: WAL journal with `synchronous = FULL`, so a committed pending row survives
 //! a power cut before the cluster is called, as on Postgres.
 
-use std::future::Future;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow};
+use anyhow::Context as _;
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -28,6 +28,7 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row as _, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
+use super::shared::{self, Dialect, OPERATION_TIMEOUT, budget_message, decode_error, millis};
 use super::{
     Attempt, AuditQuery, AuditRecord, AuditStatus, AuditStore, Begin, Budget, Completion,
     StatsBucket, StoreError,
@@ -38,9 +39,6 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations-
 
 /// How long a statement waits for another writer (another process on the same file).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Bound on one store operation, as on Postgres: a wedged file system must become a 503.
-const OPERATION_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Connections: readers run in parallel under WAL; writers queue on SQLite's lock anyway.
 const MAX_CONNECTIONS: u32 = 4;
@@ -184,12 +182,7 @@ impl SqliteStore {
             Verdict::OverBudget(_) => (
                 AuditStatus::Rejected,
                 Some("budget_exhausted"),
-                Some(format!(
-                    "rate budget '{}' exhausted: at most {} per {}s",
-                    budget.key,
-                    budget.max,
-                    budget.ttl.as_secs()
-                )),
+                Some(budget_message(budget)),
             ),
         };
         insert_row(
@@ -302,38 +295,13 @@ impl AuditStore for SqliteStore {
     }
 
     async fn finish(&self, id: Uuid, completion: &Completion) -> Result<(), StoreError> {
-        // As on Postgres: only the outcomes of a cluster call may replace `pending`.
-        if !matches!(
-            completion.status,
-            AuditStatus::Succeeded | AuditStatus::Failed | AuditStatus::Unknown
-        ) {
-            return Err(StoreError::Unavailable(anyhow!(
-                "finish: {} is not an outcome of a cluster call (bug in the caller)",
-                completion.status.as_str()
-            )));
-        }
-        let update = sqlx::query(
-            r#"UPDATE action_audit_logs
-               SET "status" = ?, "reasonCode" = ?, "error" = ?, "result" = ?,
-                   "durationMs" = ?, "updatedAt" = ?
-               WHERE "id" = ? AND "status" = 'pending'"#,
+        let mut update = shared::finish_query::<Sqlite>(id, completion);
+        let done = bounded(
+            "finish: writing the outcome",
+            update.build().execute(&self.pool),
         )
-        .bind(completion.status.as_str())
-        .bind(completion.reason.as_deref())
-        .bind(completion.error.as_deref())
-        .bind(completion.result.as_ref().map(ToString::to_string))
-        .bind(millis(completion.duration))
-        .bind(timestamp(Utc::now()))
-        .bind(id.to_string())
-        .execute(&self.pool);
-        let done = bounded("finish: writing the outcome", update).await?;
-        if done.rows_affected() == 0 {
-            tracing::info!(
-                audit_id = %id,
-                status = completion.status.as_str(),
-                "audit row is not pending (already final); outcome not written"
-            );
-        }
+        .await?;
+        shared::finished(id, completion, done.rows_affected());
         Ok(())
     }
 
@@ -343,60 +311,28 @@ impl AuditStore for SqliteStore {
     }
 
     async fn list(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
-        let mut sql = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {RECORD_COLUMNS} FROM action_audit_logs WHERE 1"
-        ));
-        if let Some(requested_by) = &query.requested_by {
-            sql.push(r#" AND "requestedBy" = "#).push_bind(requested_by);
-        }
-        if let Some(action_type) = &query.action_type {
-            sql.push(r#" AND "actionType" = "#).push_bind(action_type);
-        }
-        if let Some(namespace) = &query.namespace {
-            sql.push(r#" AND "namespace" = "#).push_bind(namespace);
-        }
-        if let Some(status) = query.status {
-            sql.push(r#" AND "status" = "#).push_bind(status.as_str());
-        }
-        if let Some(since) = query.since {
-            sql.push(r#" AND "createdAt" >= "#)
-                .push_bind(timestamp(since));
-        }
-        if let Some(until) = query.until {
-            sql.push(r#" AND "createdAt" < "#)
-                .push_bind(timestamp(until));
-        }
-        if let Some(after) = query.after {
-            // Fixed-width times and lowercase hyphenated UUIDv7 text both compare as their
-            // values do, so this is the Postgres row comparison.
-            sql.push(r#" AND ("createdAt", "id") < ("#)
-                .push_bind(timestamp(after.created_at))
-                .push(", ")
-                .push_bind(after.id.to_string())
-                .push(")");
-        }
-        sql.push(r#" ORDER BY "createdAt" DESC, "id" DESC LIMIT "#)
-            .push_bind(i64::from(query.limit));
+        let mut select = shared::list_query::<Sqlite>(query);
         let rows = bounded(
             "list: reading audit rows",
-            sql.build().fetch_all(&self.pool),
+            select.build().fetch_all(&self.pool),
         )
         .await?;
         rows.iter()
-            .map(record)
+            .map(shared::record::<Sqlite>)
             .collect::<Result<_, _>>()
             .context("list: decoding audit rows")
             .map_err(StoreError::Unavailable)
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<AuditRecord>, StoreError> {
-        let sql = format!(r#"SELECT {RECORD_COLUMNS} FROM action_audit_logs WHERE "id" = ?"#);
-        let select = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id.to_string())
-            .fetch_optional(&self.pool);
-        let row = bounded("get: reading an audit row", select).await?;
+        let mut select = shared::get_query::<Sqlite>(id);
+        let row = bounded(
+            "get: reading an audit row",
+            select.build().fetch_optional(&self.pool),
+        )
+        .await?;
         row.as_ref()
-            .map(record)
+            .map(shared::record::<Sqlite>)
             .transpose()
             .context("get: decoding an audit row")
             .map_err(StoreError::Unavailable)
@@ -407,131 +343,83 @@ impl AuditStore for SqliteStore {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Vec<StatsBucket>, StoreError> {
-        let select = sqlx::query(
-            r#"SELECT "namespace", "actionType", "status", "dryRun",
-                      count(*) AS rows,
-                      COALESCE(sum("durationMs"), 0) AS duration_ms_sum,
-                      count("durationMs") AS duration_count
-               FROM action_audit_logs
-               WHERE "createdAt" >= ? AND "createdAt" < ?
-               GROUP BY "namespace", "actionType", "status", "dryRun""#,
+        let mut select = shared::stats_query::<Sqlite>(since, until);
+        let rows = bounded(
+            "stats: counting audit rows",
+            select.build().fetch_all(&self.pool),
         )
-        .bind(timestamp(since))
-        .bind(timestamp(until))
-        .fetch_all(&self.pool);
-        let rows = bounded("stats: counting audit rows", select).await?;
+        .await?;
         rows.iter()
-            .map(|row| {
-                Ok(StatsBucket {
-                    namespace: row.try_get("namespace")?,
-                    action_type: row.try_get("actionType")?,
-                    status: status(row)?,
-                    dry_run: row.try_get("dryRun")?,
-                    count: count(row, "rows")?,
-                    duration_ms_sum: row.try_get("duration_ms_sum")?,
-                    duration_count: count(row, "duration_count")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
+            .map(shared::bucket::<Sqlite>)
+            .collect::<Result<_, _>>()
             .context("stats: decoding counts")
             .map_err(StoreError::Unavailable)
     }
 
     async fn reconcile_pending(&self, older_than: Duration) -> Result<u64, StoreError> {
-        let now = Utc::now();
-        let update = sqlx::query(
-            r#"UPDATE action_audit_logs
-               SET "status" = 'unknown', "reasonCode" = 'interrupted',
-                   "error" = 'the executor stopped before recording the outcome; check the cluster',
-                   "updatedAt" = ?
-               WHERE "status" = 'pending' AND "createdAt" < ?"#,
+        let mut update = shared::reconcile_query::<Sqlite>(older_than);
+        let done = bounded(
+            "reconcile: marking interrupted rows",
+            update.build().execute(&self.pool),
         )
-        .bind(timestamp(now))
-        .bind(timestamp(before(now, older_than)))
-        .execute(&self.pool);
-        let done = bounded("reconcile: marking interrupted rows", update).await?;
+        .await?;
         Ok(done.rows_affected())
     }
 }
 
-/// Every column, in the order [`record`] reads them.
-const RECORD_COLUMNS: &str = r#""id", "actionType", "actionParams", "requestedBy", "decisionId",
-    "policyVersion", "policyDecision", "status", "reasonCode", "error", "result", "dryRun",
-    "clientIp", "requestId", "signatureForm", "namespace", "targetKind", "targetName",
-    "budgetKey", "durationMs", "createdAt", "updatedAt""#;
+/// Uuids, times and JSON are text (see `migrations-sqlite/`).
+impl Dialect for Sqlite {
+    const STORE_NAME: &'static str = "the SQLite store";
 
-/// A row selected with [`RECORD_COLUMNS`].
-fn record(row: &SqliteRow) -> Result<AuditRecord, sqlx::Error> {
-    let id: String = row.try_get("id")?;
-    Ok(AuditRecord {
-        id: Uuid::parse_str(&id).map_err(|e| decode("id", e))?,
-        action_type: row.try_get("actionType")?,
-        action_params: json_column(row, "actionParams")?,
-        requested_by: row.try_get("requestedBy")?,
-        decision_id: row.try_get("decisionId")?,
-        policy_version: row.try_get("policyVersion")?,
-        policy_decision: json_column(row, "policyDecision")?,
-        status: status(row)?,
-        reason_code: row.try_get("reasonCode")?,
-        error: row.try_get("error")?,
-        result: json_column(row, "result")?,
-        dry_run: row.try_get("dryRun")?,
-        client_ip: row.try_get("clientIp")?,
-        request_id: row.try_get("requestId")?,
-        signature_form: row.try_get("signatureForm")?,
-        namespace: row.try_get("namespace")?,
-        target_kind: row.try_get("targetKind")?,
-        target_name: row.try_get("targetName")?,
-        budget_key: row.try_get("budgetKey")?,
-        duration_ms: row.try_get("durationMs")?,
-        created_at: time_column(row, "createdAt")?,
-        updated_at: time_column(row, "updatedAt")?,
-    })
-}
+    fn push_text(sql: &mut QueryBuilder<Self>, value: &str) {
+        sql.push_bind(value.to_owned());
+    }
 
-fn decode(column: &str, e: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
-    sqlx::Error::ColumnDecode {
-        index: column.into(),
-        source: Box::new(e),
+    fn push_time(sql: &mut QueryBuilder<Self>, value: DateTime<Utc>) {
+        sql.push_bind(timestamp(value));
+    }
+
+    fn push_uuid(sql: &mut QueryBuilder<Self>, value: Uuid) {
+        sql.push_bind(value.to_string());
+    }
+
+    fn push_json(sql: &mut QueryBuilder<Self>, value: &Value) {
+        sql.push_bind(value.to_string());
+    }
+
+    fn push_now(sql: &mut QueryBuilder<Self>) {
+        Self::push_time(sql, Utc::now());
+    }
+
+    fn push_ago(sql: &mut QueryBuilder<Self>, ago: Duration) {
+        Self::push_time(sql, before(Utc::now(), ago));
+    }
+
+    fn uuid(row: &SqliteRow, column: &str) -> Result<Uuid, sqlx::Error> {
+        let text: String = row.try_get(column)?;
+        Uuid::parse_str(&text).map_err(|e| decode_error(column, e))
+    }
+
+    fn json(row: &SqliteRow, column: &str) -> Result<Option<Value>, sqlx::Error> {
+        let text: Option<String> = row.try_get(column)?;
+        text.map(|t| serde_json::from_str(&t).map_err(|e| decode_error(column, e)))
+            .transpose()
+    }
+
+    fn time(row: &SqliteRow, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+        let text: String = row.try_get(column)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| decode_error(column, e))
     }
 }
 
-fn json_column(row: &SqliteRow, column: &str) -> Result<Option<serde_json::Value>, sqlx::Error> {
-    let text: Option<String> = row.try_get(column)?;
-    text.map(|t| serde_json::from_str(&t).map_err(|e| decode(column, e)))
-        .transpose()
-}
-
-fn time_column(row: &SqliteRow, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
-    let text: String = row.try_get(column)?;
-    DateTime::parse_from_rfc3339(&text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| decode(column, e))
-}
-
-fn status(row: &SqliteRow) -> Result<AuditStatus, sqlx::Error> {
-    let spelling: String = row.try_get("status")?;
-    spelling.parse().map_err(|e| decode("status", e))
-}
-
-fn count(row: &SqliteRow, column: &str) -> Result<u64, sqlx::Error> {
-    let n: i64 = row.try_get(column)?;
-    u64::try_from(n).map_err(|e| decode(column, e))
-}
-
-/// Runs one store operation within [`OPERATION_TIMEOUT`], every failure an
-/// [`StoreError::Unavailable`] with `what` as context.
+/// [`shared::bounded`] for this store.
 async fn bounded<T>(
     what: &'static str,
-    call: impl Future<Output = Result<T, sqlx::Error>>,
+    call: impl std::future::Future<Output = Result<T, sqlx::Error>>,
 ) -> Result<T, StoreError> {
-    match tokio::time::timeout(OPERATION_TIMEOUT, call).await {
-        Ok(result) => result.context(what).map_err(StoreError::Unavailable),
-        Err(_) => Err(StoreError::Unavailable(anyhow!(
-            "{what}: no answer from the SQLite store within {}s",
-            OPERATION_TIMEOUT.as_secs()
-        ))),
-    }
+    shared::bounded::<Sqlite, T>(what, call).await
 }
 
 /// The fixed-width UTC text every time column holds, so that text order is time order.
@@ -554,10 +442,6 @@ fn chrono_duration(d: Duration) -> chrono::Duration {
 fn before(now: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     now.checked_sub_signed(chrono_duration(d))
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
-}
-
-fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Whether `url` names a SQLite database rather than Postgres.

@@ -1,9 +1,11 @@
-//! Helpers of the `store_*` tests: attempts, budgets, reading `action_audit_logs` and
-//! `budget_slots` back, several stores on one database (as several executors), and a TCP
-//! proxy that plays a database going away and coming back.
+//! Helpers of the `store_*` tests: attempts, budgets and outcomes, the audit-store
+//! contract suite run on both backends ([`contract`]), reading Postgres rows back, and a
+//! TCP proxy that plays a database going away and coming back.
 //!
 //! Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
+
+pub mod contract;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -11,7 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use executor_service::store::postgres::PgStore;
-use executor_service::store::{Attempt, AuditStatus, AuditStore, Begin, Budget, Completion};
+use executor_service::store::{Attempt, Budget, Completion, Outcome};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
@@ -97,11 +99,21 @@ pub fn roomy() -> Budget {
 /// A successful outcome.
 pub fn succeeded() -> Completion {
     Completion {
-        status: AuditStatus::Succeeded,
-        reason: None,
-        error: None,
-        result: Some(json!({"restarted": "api-pod-12345"})),
+        outcome: Outcome::Succeeded {
+            result: json!({"restarted": "api-pod-12345"}),
+        },
         duration: Duration::from_millis(42),
+    }
+}
+
+/// A failure with a known outcome.
+pub fn failed(reason: &str, error: &str, duration: Duration) -> Completion {
+    Completion {
+        outcome: Outcome::Failed {
+            reason: reason.into(),
+            error: error.into(),
+        },
+        duration,
     }
 }
 
@@ -120,58 +132,6 @@ pub async fn all_rows(pool: &PgPool) -> Vec<AuditRow> {
         .fetch_all(pool)
         .await
         .unwrap()
-}
-
-/// Rows with `status` (and `reasonCode`, when given).
-pub async fn count(pool: &PgPool, status: &str, reason: Option<&str>) -> i64 {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM action_audit_logs \
-         WHERE \"status\" = $1 AND ($2::text IS NULL OR \"reasonCode\" = $2)",
-    )
-    .bind(status)
-    .bind(reason)
-    .fetch_one(pool)
-    .await
-    .unwrap()
-}
-
-/// Slots of `key` that were ever taken, with the audit id that took each last.
-pub async fn taken_slots(pool: &PgPool, key: &str) -> Vec<Uuid> {
-    sqlx::query_scalar(
-        "SELECT \"auditId\" FROM budget_slots \
-         WHERE \"budgetKey\" = $1 AND \"auditId\" IS NOT NULL ORDER BY \"slot\"",
-    )
-    .bind(key)
-    .fetch_all(pool)
-    .await
-    .unwrap()
-}
-
-/// Moves every use of `key` back by `by`, as if that much time had passed.
-pub async fn age_slots(pool: &PgPool, key: &str, by: Duration) {
-    sqlx::query(
-        "UPDATE budget_slots SET \"usedAt\" = \"usedAt\" - $2::interval WHERE \"budgetKey\" = $1",
-    )
-    .bind(key)
-    .bind(by)
-    .execute(pool)
-    .await
-    .unwrap();
-}
-
-/// Puts the last use of slot `slot` of `key` at `ago` before now.
-pub async fn set_slot_used(pool: &PgPool, key: &str, slot: i32, ago: Duration) {
-    let done = sqlx::query(
-        "UPDATE budget_slots SET \"usedAt\" = clock_timestamp() - $3::interval \
-         WHERE \"budgetKey\" = $1 AND \"slot\" = $2",
-    )
-    .bind(key)
-    .bind(slot)
-    .bind(ago)
-    .execute(pool)
-    .await
-    .unwrap();
-    assert_eq!(done.rows_affected(), 1, "slot {slot} of {key} exists");
 }
 
 /// A store as an executor process builds it (its own pool, production settings) on the
@@ -197,27 +157,6 @@ pub async fn close(stores: &[&PgStore]) {
     for store in stores {
         store.pool().close().await;
     }
-}
-
-/// Runs `begin` for every attempt at once, the attempts dealt round-robin over `stores`.
-/// Answers come back in the order of `attempts`.
-pub async fn begin_all(
-    stores: &[PgStore],
-    attempts: Vec<Attempt>,
-    budget: &Budget,
-) -> Vec<(Attempt, Begin)> {
-    let mut set = JoinSet::new();
-    for (i, attempt) in attempts.into_iter().enumerate() {
-        let store = stores[i % stores.len()].clone();
-        let budget = budget.clone();
-        set.spawn(async move {
-            let answer = store.begin(&attempt, &budget).await.unwrap();
-            (i, attempt, answer)
-        });
-    }
-    let mut answers = set.join_all().await;
-    answers.sort_by_key(|(i, _, _)| *i);
-    answers.into_iter().map(|(_, a, b)| (a, b)).collect()
 }
 
 /// A port on which nothing listens (it was free a moment ago).

@@ -1,7 +1,7 @@
-//! The embedded SQLite store keeps the Postgres store's promises: write-ahead rows, single
-//! use of a decision, exact budgets under concurrency (also with two stores on one file,
-//! as two processes), dry runs that take nothing, reconciliation of interrupted rows — and
-//! the whole execute path runs on it, as does the executor without a cluster.
+//! The executor on the embedded SQLite store: the whole execute path runs on it, as does
+//! the executor without a cluster, and the audit API reads the same log from it as from
+//! Postgres for the same history. (What each store promises on its own is the contract
+//! suite of the `store_*` tests, run on both.)
 //!
 //! The router tests reuse the Postgres harness for its fake cluster and keys, so they need
 //! `DATABASE_URL` like the other tests; the audit rows they check are in SQLite.
@@ -15,16 +15,14 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use common::{Harness, execute_on};
-use common_store::{attempt, budget, decision, dry_attempt, succeeded};
+use common_store::{attempt, succeeded};
 use executor_service::store::sqlite::SqliteStore;
-use executor_service::store::{AuditStatus, AuditStore, Begin, Completion};
+use executor_service::store::{AuditStatus, AuditStore, Begin, Completion, Outcome};
 use serde_json::json;
 use sqlx::PgPool;
 use sqlx::Row as _;
 use tempfile::TempDir;
 use uuid::Uuid;
-
-const FIVE_MINUTES: Duration = Duration::from_secs(300);
 
 /// A fresh SQLite store in its own directory (kept alive by the returned guard).
 async fn store() -> (SqliteStore, TempDir) {
@@ -60,219 +58,6 @@ async fn rows(store: &SqliteStore) -> Vec<(String, String, Option<String>, bool)
 
 fn count(rows: &[(String, String, Option<String>, bool)], status: &str) -> usize {
     rows.iter().filter(|r| r.1 == status).count()
-}
-
-#[tokio::test]
-async fn begin_commits_a_pending_row_and_finish_completes_it() {
-    // Arrange
-    let (store, _dir) = store().await;
-    let a = attempt(&decision());
-
-    // Act
-    let begun = store
-        .begin(&a, &budget("restart", 5, FIVE_MINUTES))
-        .await
-        .unwrap();
-    let pending = rows(&store).await;
-    store.finish(a.id, &succeeded()).await.unwrap();
-
-    // Assert
-    assert_eq!(begun, Begin::Started);
-    assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0].0, a.id.to_string());
-    assert_eq!(pending[0].1, "pending");
-    let done = sqlx::query(
-        r#"SELECT "status", "result", "durationMs", "actionParams" FROM action_audit_logs"#,
-    )
-    .fetch_one(store.pool())
-    .await
-    .unwrap();
-    assert_eq!(done.get::<String, _>("status"), "succeeded");
-    let result: String = done.get("result");
-    assert!(serde_json::from_str::<serde_json::Value>(&result).is_ok());
-    assert!(done.get::<Option<i64>, _>("durationMs").is_some());
-    let params: String = done.get("actionParams");
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&params).unwrap(),
-        json!({"namespace": "default", "podName": "api-pod-12345"})
-    );
-}
-
-#[tokio::test]
-async fn a_decision_is_used_once_and_dry_runs_do_not_use_it() {
-    // Arrange
-    let (store, _dir) = store().await;
-    let d = decision();
-    let roomy = budget("restart", 100, FIVE_MINUTES);
-    let dry = dry_attempt(&d);
-    let first = attempt(&d);
-    let second = attempt(&d);
-    let dry_after = dry_attempt(&d);
-
-    // Act
-    let dry_answer = store.begin(&dry, &roomy).await.unwrap();
-    let first_answer = store.begin(&first, &roomy).await.unwrap();
-    let second_answer = store.begin(&second, &roomy).await.unwrap();
-    let dry_after_answer = store.begin(&dry_after, &roomy).await.unwrap();
-
-    // Assert
-    assert_eq!(dry_answer, Begin::Started);
-    assert_eq!(first_answer, Begin::Started);
-    let replay = Begin::Replay {
-        consumed_by: first.id,
-    };
-    assert_eq!(second_answer, replay);
-    assert_eq!(dry_after_answer, replay);
-    let all = rows(&store).await;
-    assert_eq!(count(&all, "rejected"), 2);
-    assert!(
-        all.iter()
-            .filter(|r| r.1 == "rejected")
-            .all(|r| r.2.as_deref() == Some("replay"))
-    );
-}
-
-#[tokio::test]
-async fn fifty_concurrent_attempts_get_exactly_the_budget() {
-    // Arrange
-    let (store, _dir) = store().await;
-    let limit = budget("restart", 5, FIVE_MINUTES);
-
-    // Act
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..50 {
-        let (store, limit) = (store.clone(), limit.clone());
-        tasks.spawn(async move { store.begin(&attempt(&decision()), &limit).await.unwrap() });
-    }
-    let answers = tasks.join_all().await;
-
-    // Assert
-    let started = answers.iter().filter(|a| **a == Begin::Started).count();
-    assert_eq!(started, 5);
-    for answer in answers.iter().filter(|a| **a != Begin::Started) {
-        match answer {
-            Begin::OverBudget { retry_after } => {
-                assert!(*retry_after > Duration::ZERO && *retry_after <= FIVE_MINUTES);
-            }
-            other => panic!("unexpected answer {other:?}"),
-        }
-    }
-    let all = rows(&store).await;
-    assert_eq!(count(&all, "pending"), 5);
-    assert_eq!(count(&all, "rejected"), 45);
-}
-
-#[tokio::test]
-async fn two_stores_on_one_file_share_the_budget_exactly() {
-    // Arrange: two stores on one file, as two executor processes.
-    let dir = tempfile::tempdir().unwrap();
-    let one = SqliteStore::open(&url(&dir)).await.unwrap();
-    let two = SqliteStore::open(&url(&dir)).await.unwrap();
-    let limit = budget("restart", 5, FIVE_MINUTES);
-
-    // Act
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..50 {
-        let store = if i % 2 == 0 { one.clone() } else { two.clone() };
-        let limit = limit.clone();
-        tasks.spawn(async move { store.begin(&attempt(&decision()), &limit).await.unwrap() });
-    }
-    let answers = tasks.join_all().await;
-
-    // Assert
-    assert_eq!(answers.iter().filter(|a| **a == Begin::Started).count(), 5);
-    assert_eq!(count(&rows(&one).await, "pending"), 5);
-}
-
-#[tokio::test]
-async fn the_window_slides_and_dry_runs_take_no_budget() {
-    // Arrange
-    let (store, _dir) = store().await;
-    let limit = budget("scale", 2, Duration::from_secs(1));
-
-    // Act
-    let dry = store
-        .begin(&dry_attempt(&decision()), &limit)
-        .await
-        .unwrap();
-    let a = store.begin(&attempt(&decision()), &limit).await.unwrap();
-    let b = store.begin(&attempt(&decision()), &limit).await.unwrap();
-    let refused = store.begin(&attempt(&decision()), &limit).await.unwrap();
-    let dry_refused = store
-        .begin(&dry_attempt(&decision()), &limit)
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let later = store.begin(&attempt(&decision()), &limit).await.unwrap();
-
-    // Assert
-    assert_eq!(dry, Begin::Started);
-    assert_eq!((a, b), (Begin::Started, Begin::Started));
-    assert!(
-        matches!(refused, Begin::OverBudget { retry_after } if retry_after <= Duration::from_secs(1))
-    );
-    assert!(matches!(dry_refused, Begin::OverBudget { .. }));
-    assert_eq!(later, Begin::Started);
-}
-
-#[tokio::test]
-async fn interrupted_rows_are_reconciled_and_finish_takes_only_outcomes() {
-    // Arrange
-    let (store, _dir) = store().await;
-    let a = attempt(&decision());
-    store
-        .begin(&a, &budget("restart", 5, FIVE_MINUTES))
-        .await
-        .unwrap();
-
-    // Act
-    let young = store.reconcile_pending(FIVE_MINUTES).await.unwrap();
-    let bad_finish = store
-        .finish(
-            a.id,
-            &Completion {
-                status: AuditStatus::Rejected,
-                ..succeeded()
-            },
-        )
-        .await;
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    let old = store.reconcile_pending(Duration::ZERO).await.unwrap();
-    let late_finish = store.finish(a.id, &succeeded()).await;
-
-    // Assert
-    assert_eq!(young, 0);
-    assert!(bad_finish.is_err());
-    assert_eq!(old, 1);
-    assert!(late_finish.is_ok());
-    let all = rows(&store).await;
-    assert_eq!(all[0].1, "unknown");
-    assert_eq!(all[0].2.as_deref(), Some("interrupted"));
-}
-
-#[tokio::test]
-async fn refusals_are_rows_too() {
-    // Arrange
-    let (store, _dir) = store().await;
-    let a = attempt(&decision());
-
-    // Act
-    store
-        .reject(
-            &a,
-            "bad_signature",
-            "signature does not match",
-            Duration::from_millis(3),
-        )
-        .await
-        .unwrap();
-
-    // Assert
-    let all = rows(&store).await;
-    assert_eq!(all.len(), 1);
-    assert_eq!(all[0].1, "rejected");
-    assert_eq!(all[0].2.as_deref(), Some("bad_signature"));
-    assert!(Uuid::parse_str(&all[0].0).is_ok());
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -378,11 +163,14 @@ async fn same_history(stores: [&dyn AuditStore; 2]) {
                         .unwrap(),
                     Some(status) => {
                         assert_eq!(store.begin(&a, &roomy).await.unwrap(), Begin::Started);
-                        let done = Completion {
-                            status,
-                            duration: Duration::from_millis(10 * n),
-                            ..succeeded()
+                        let duration = Duration::from_millis(10 * n);
+                        let (reason, error) = ("kube_error".to_owned(), "no".to_owned());
+                        let outcome = match status {
+                            AuditStatus::Succeeded => succeeded().outcome,
+                            AuditStatus::Failed => Outcome::Failed { reason, error },
+                            _ => Outcome::Unknown { reason, error },
                         };
+                        let done = Completion { outcome, duration };
                         store.finish(a.id, &done).await.unwrap();
                     }
                 }
