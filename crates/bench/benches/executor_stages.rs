@@ -45,6 +45,7 @@ use policy_service::keys::DecisionSigner;
 use serde_json::{Value, json};
 use warden_protocol::{DecisionClaims, ExecuteRequest, TOKEN_AUDIENCE, TOKEN_ISSUER};
 use warden_test_support::FakeKube;
+use warden_test_support::claims::ClaimsBuilder;
 
 const SECRET: &[u8] = b"bench-secret-0123456789abcdef-0123456789";
 const NAMESPACE: &str = "load";
@@ -55,20 +56,13 @@ const CREATE_SCRATCH: &str = "CREATE DATABASE warden_bench_stages";
 
 /// Fresh decision claims for `scale_deployment` of `load/api`.
 fn claims() -> DecisionClaims {
-    let now = chrono::Utc::now().timestamp();
-    DecisionClaims {
-        iss: TOKEN_ISSUER.into(),
-        aud: TOKEN_AUDIENCE.into(),
-        sub: "ai-engine".into(),
-        jti: uuid::Uuid::now_v7().to_string(),
-        iat: now,
-        nbf: now,
-        exp: now + 3600,
-        act: "scale_deployment".into(),
-        res: format!("{NAMESPACE}/deployment/{DEPLOYMENT}"),
-        pv: "sha256:4d1f0c2a9e6b7d3f8a5c1e0b2d4f6a8c9e1b3d5f7a9c0e2b4d6f8a1c3e5b7d9f".into(),
-        rule: "allow-ai-remediation".into(),
-    }
+    ClaimsBuilder::new()
+        .action("scale_deployment")
+        .resource(format!("{NAMESPACE}/deployment/{DEPLOYMENT}"))
+        .policy_version("sha256:4d1f0c2a9e6b7d3f8a5c1e0b2d4f6a8c9e1b3d5f7a9c0e2b4d6f8a1c3e5b7d9f")
+        .rule("allow-ai-remediation")
+        .valid_for(3600)
+        .build()
 }
 
 /// An execute body as a client sends it: the policy service's whole answer as

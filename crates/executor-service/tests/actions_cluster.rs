@@ -59,14 +59,8 @@ async fn restart_pod_deletes_the_pod_and_reports_its_uid() {
     let uid = kube.pod("prod", "api-7f9c").unwrap()["metadata"]["uid"].clone();
 
     // Act
-    let result = run(
-        &cluster,
-        "restart_pod",
-        json!({"namespace": "prod", "podName": "api-7f9c"}),
-        false,
-    )
-    .await
-    .unwrap();
+    let params = json!({"namespace": "prod", "podName": "api-7f9c"});
+    let result = run(&cluster, "restart_pod", params, false).await.unwrap();
 
     // Assert
     assert_eq!(
@@ -97,14 +91,8 @@ async fn restart_pod_reads_the_uid_from_a_status_answer_too() {
     let uid = kube.pod("prod", "api-1").unwrap()["metadata"]["uid"].clone();
 
     // Act
-    let result = run(
-        &cluster,
-        "restart_pod",
-        json!({"namespace": "prod", "podName": "api-1", "mode": "delete"}),
-        false,
-    )
-    .await
-    .unwrap();
+    let params = json!({"namespace": "prod", "podName": "api-1", "mode": "delete"});
+    let result = run(&cluster, "restart_pod", params, false).await.unwrap();
 
     // Assert
     assert_eq!(result["uid"], uid);
@@ -119,14 +107,8 @@ async fn restart_pod_in_evict_mode_uses_the_eviction_api() {
     kube.add_pod("prod", "api-1");
 
     // Act
-    let result = run(
-        &cluster,
-        "restart_pod",
-        json!({"namespace": "prod", "podName": "api-1", "mode": "evict"}),
-        false,
-    )
-    .await
-    .unwrap();
+    let params = json!({"namespace": "prod", "podName": "api-1", "mode": "evict"});
+    let result = run(&cluster, "restart_pod", params, false).await.unwrap();
 
     // Assert
     assert_eq!(result["mode"], "evict");
@@ -157,14 +139,10 @@ async fn restart_pod_eviction_blocked_by_a_disruption_budget_changes_nothing() {
     kube.block_evictions("prod", "api-1");
 
     // Act
-    let failure = run(
-        &cluster,
-        "restart_pod",
-        json!({"namespace": "prod", "podName": "api-1", "mode": "evict"}),
-        false,
-    )
-    .await
-    .unwrap_err();
+    let params = json!({"namespace": "prod", "podName": "api-1", "mode": "evict"});
+    let failure = run(&cluster, "restart_pod", params, false)
+        .await
+        .unwrap_err();
 
     // Assert
     assert_eq!(failure.code, "kube_too_many_requests");
@@ -188,14 +166,8 @@ async fn restart_pod_dry_run_deletes_nothing() {
     kube.add_pod("prod", "api-1");
 
     // Act
-    let result = run(
-        &cluster,
-        "restart_pod",
-        json!({"namespace": "prod", "podName": "api-1"}),
-        true,
-    )
-    .await
-    .unwrap();
+    let params = json!({"namespace": "prod", "podName": "api-1"});
+    let result = run(&cluster, "restart_pod", params, true).await.unwrap();
 
     // Assert
     assert_eq!(result["dryRun"], true);
@@ -215,14 +187,8 @@ async fn restart_pod_evict_dry_run_evicts_nothing() {
     kube.add_pod("prod", "api-1");
 
     // Act
-    let result = run(
-        &cluster,
-        "restart_pod",
-        json!({"namespace": "prod", "podName": "api-1", "mode": "evict"}),
-        true,
-    )
-    .await
-    .unwrap();
+    let params = json!({"namespace": "prod", "podName": "api-1", "mode": "evict"});
+    let result = run(&cluster, "restart_pod", params, true).await.unwrap();
 
     // Assert
     assert_eq!(result["dryRun"], true);
@@ -247,14 +213,10 @@ async fn restart_pod_of_a_missing_pod_is_not_found() {
     kube.add_pod("prod", "other");
 
     // Act
-    let failure = run(
-        &cluster,
-        "restart_pod",
-        json!({"namespace": "prod", "podName": "gone"}),
-        false,
-    )
-    .await
-    .unwrap_err();
+    let params = json!({"namespace": "prod", "podName": "gone"});
+    let failure = run(&cluster, "restart_pod", params, false)
+        .await
+        .unwrap_err();
 
     // Assert
     assert_eq!(
@@ -276,14 +238,10 @@ async fn scale_deployment_patches_the_scale_subresource() {
     kube.add_deployment("prod", "api", 3);
 
     // Act
-    let result = run(
-        &cluster,
-        "scale_deployment",
-        json!({"namespace": "prod", "deploymentName": "api", "replicas": 5}),
-        false,
-    )
-    .await
-    .unwrap();
+    let params = json!({"namespace": "prod", "deploymentName": "api", "replicas": 5});
+    let result = run(&cluster, "scale_deployment", params, false)
+        .await
+        .unwrap();
 
     // Assert
     assert_eq!(
@@ -329,14 +287,10 @@ async fn scale_statefulset_patches_the_scale_subresource() {
     kube.add_statefulset("data", "db", 3);
 
     // Act
-    let result = run(
-        &cluster,
-        "scale_statefulset",
-        json!({"namespace": "data", "statefulSetName": "db", "replicas": 1}),
-        false,
-    )
-    .await
-    .unwrap();
+    let params = json!({"namespace": "data", "statefulSetName": "db", "replicas": 1});
+    let result = run(&cluster, "scale_statefulset", params, false)
+        .await
+        .unwrap();
 
     // Assert
     assert_eq!(result["kind"], "StatefulSet");
@@ -362,14 +316,10 @@ async fn scale_from_zero_reports_zero_previous_replicas() {
     kube.add_deployment("prod", "idle", 0);
 
     // Act
-    let result = run(
-        &cluster,
-        "scale_deployment",
-        json!({"namespace": "prod", "deploymentName": "idle", "replicas": 2}),
-        false,
-    )
-    .await
-    .unwrap();
+    let params = json!({"namespace": "prod", "deploymentName": "idle", "replicas": 2});
+    let result = run(&cluster, "scale_deployment", params, false)
+        .await
+        .unwrap();
 
     // Assert
     assert_eq!(result["previousReplicas"], 0);
@@ -419,14 +369,11 @@ async fn scale_with_matching_expected_replicas_pins_the_version_it_checked() {
     let version = kube.deployment("prod", "api").unwrap()["metadata"]["resourceVersion"].clone();
 
     // Act
-    let result = run(
-        &cluster,
-        "scale_deployment",
-        json!({"namespace": "prod", "deploymentName": "api", "replicas": 6, "expectedReplicas": 3}),
-        false,
-    )
-    .await
-    .unwrap();
+    let params =
+        json!({"namespace": "prod", "deploymentName": "api", "replicas": 6, "expectedReplicas": 3});
+    let result = run(&cluster, "scale_deployment", params, false)
+        .await
+        .unwrap();
 
     // Assert
     assert_eq!(result["previousReplicas"], 3);
@@ -485,14 +432,10 @@ async fn scale_of_a_missing_deployment_is_not_found_without_a_write() {
     let (kube, cluster) = start().await;
 
     // Act
-    let failure = run(
-        &cluster,
-        "scale_deployment",
-        json!({"namespace": "prod", "deploymentName": "nope", "replicas": 1}),
-        false,
-    )
-    .await
-    .unwrap_err();
+    let params = json!({"namespace": "prod", "deploymentName": "nope", "replicas": 1});
+    let failure = run(&cluster, "scale_deployment", params, false)
+        .await
+        .unwrap_err();
 
     // Assert
     assert_eq!(
@@ -514,14 +457,10 @@ async fn rollout_restart_stores_kubectls_restarted_at_annotation() {
     let before = chrono::Utc::now() - chrono::Duration::seconds(1);
 
     // Act
-    let result = run(
-        &cluster,
-        "rollout_restart_deployment",
-        json!({"namespace": "prod", "deploymentName": "api"}),
-        false,
-    )
-    .await
-    .unwrap();
+    let params = json!({"namespace": "prod", "deploymentName": "api"});
+    let result = run(&cluster, "rollout_restart_deployment", params, false)
+        .await
+        .unwrap();
 
     // Assert
     let stored = kube.deployment("prod", "api").unwrap();
@@ -567,14 +506,10 @@ async fn rollout_restart_dry_run_changes_nothing() {
     let before = kube.deployment("prod", "api").unwrap();
 
     // Act
-    let result = run(
-        &cluster,
-        "rollout_restart_deployment",
-        json!({"namespace": "prod", "deploymentName": "api"}),
-        true,
-    )
-    .await
-    .unwrap();
+    let params = json!({"namespace": "prod", "deploymentName": "api"});
+    let result = run(&cluster, "rollout_restart_deployment", params, true)
+        .await
+        .unwrap();
 
     // Assert
     assert_eq!(result["dryRun"], true);

@@ -10,6 +10,7 @@ use std::time::Duration;
 use executor_service::actions::{ActionFailure, Cluster, Limits, Registry};
 use executor_service::kube_client::client_for_url;
 use serde_json::{Value, json};
+use warden_test_support::process::free_port;
 use warden_test_support::{FakeKube, Fault, Kind, RecordedRequest};
 
 async fn start(timeout: Duration) -> (FakeKube, Cluster) {
@@ -54,7 +55,7 @@ fn cases() -> Vec<Case> {
     vec![
         Case {
             action: "restart_pod",
-            params: json!({"namespace": "prod", "podName": "api-1"}),
+            params: restart_api_1(),
             method: "DELETE",
             path: "/pods/api-1",
             rbac: "grant `delete` on `pods`",
@@ -68,7 +69,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             action: "scale_deployment",
-            params: json!({"namespace": "prod", "deploymentName": "api", "replicas": 5}),
+            params: scale_api_to_5(),
             method: "PATCH",
             path: "/deployments/api/scale",
             rbac: "grant `patch` on `deployments/scale`",
@@ -88,6 +89,45 @@ fn cases() -> Vec<Case> {
             rbac: "grant `patch` on `deployments`",
         },
     ]
+}
+
+impl Case {
+    /// A fault aimed at this case's mutating call, to complete with what it does.
+    fn fault(&self) -> Fault {
+        Fault {
+            method: Some(self.method.into()),
+            path_contains: Some(self.path.into()),
+            ..Fault::default()
+        }
+    }
+
+    /// Runs this case against a fresh cluster with `fault` injected; it must fail.
+    async fn fail(&self, timeout: Duration, fault: Fault) -> (FakeKube, ActionFailure) {
+        fail_with(timeout, fault, self.action, &self.params, false).await
+    }
+}
+
+/// Starts a cluster whose calls time out after `timeout`, injects `fault` and runs `action`
+/// on it, which must fail.
+async fn fail_with(
+    timeout: Duration,
+    fault: Fault,
+    action: &str,
+    params: &Value,
+    dry_run: bool,
+) -> (FakeKube, ActionFailure) {
+    let (kube, cluster) = start(timeout).await;
+    kube.inject(fault);
+    let failure = run(&cluster, action, params, dry_run).await.unwrap_err();
+    (kube, failure)
+}
+
+fn scale_api_to_5() -> Value {
+    json!({"namespace": "prod", "deploymentName": "api", "replicas": 5})
+}
+
+fn restart_api_1() -> Value {
+    json!({"namespace": "prod", "podName": "api-1"})
 }
 
 /// The seeded state, untouched.
@@ -144,18 +184,13 @@ async fn api_errors_map_to_stable_codes_with_nothing_changed() {
         for (status, code, http) in expected {
             let context = format!("{} {} → {status}", case.action, case.path);
             // Arrange
-            let (kube, cluster) = start(Duration::from_secs(5)).await;
-            kube.inject(Fault {
-                method: Some(case.method.into()),
-                path_contains: Some(case.path.into()),
+            let fault = Fault {
                 status: Some(status),
-                ..Fault::default()
-            });
+                ..case.fault()
+            };
 
             // Act
-            let failure = run(&cluster, case.action, &case.params, false)
-                .await
-                .unwrap_err();
+            let (kube, failure) = case.fail(Duration::from_secs(5), fault).await;
 
             // Assert
             assert_eq!(
@@ -186,23 +221,22 @@ async fn api_errors_map_to_stable_codes_with_nothing_changed() {
 #[tokio::test]
 async fn a_failed_scale_read_names_the_get_permission_and_sends_no_patch() {
     // Arrange
-    let (kube, cluster) = start(Duration::from_secs(5)).await;
-    kube.inject(Fault {
+    let fault = Fault {
         method: Some("GET".into()),
         path_contains: Some("/deployments/api/scale".into()),
         status: Some(403),
         ..Fault::default()
-    });
+    };
 
     // Act
-    let failure = run(
-        &cluster,
+    let (kube, failure) = fail_with(
+        Duration::from_secs(5),
+        fault,
         "scale_deployment",
-        &json!({"namespace": "prod", "deploymentName": "api", "replicas": 5}),
+        &scale_api_to_5(),
         false,
     )
-    .await
-    .unwrap_err();
+    .await;
 
     // Assert
     assert_eq!(
@@ -224,19 +258,14 @@ async fn a_failed_scale_read_names_the_get_permission_and_sends_no_patch() {
 async fn a_gateway_timeout_after_the_write_is_an_unknown_outcome() {
     for case in cases() {
         // Arrange: the API server applies the change, then answers 504 Timeout.
-        let (kube, cluster) = start(Duration::from_secs(5)).await;
-        kube.inject(Fault {
-            method: Some(case.method.into()),
-            path_contains: Some(case.path.into()),
+        let fault = Fault {
             status: Some(504),
             apply_mutation: true,
-            ..Fault::default()
-        });
+            ..case.fault()
+        };
 
         // Act
-        let failure = run(&cluster, case.action, &case.params, false)
-            .await
-            .unwrap_err();
+        let (kube, failure) = case.fail(Duration::from_secs(5), fault).await;
 
         // Assert
         assert_eq!(
@@ -264,18 +293,13 @@ async fn a_gateway_timeout_after_the_write_is_an_unknown_outcome() {
 async fn our_deadline_on_a_write_is_an_unknown_outcome_and_the_write_lands() {
     for case in cases() {
         // Arrange: the API server takes longer than the executor waits.
-        let (kube, cluster) = start(Duration::from_millis(300)).await;
-        kube.inject(Fault {
-            method: Some(case.method.into()),
-            path_contains: Some(case.path.into()),
+        let fault = Fault {
             delay: Some(Duration::from_millis(1200)),
-            ..Fault::default()
-        });
+            ..case.fault()
+        };
 
         // Act
-        let failure = run(&cluster, case.action, &case.params, false)
-            .await
-            .unwrap_err();
+        let (kube, failure) = case.fail(Duration::from_millis(300), fault).await;
 
         // Assert
         assert_eq!(
@@ -304,23 +328,22 @@ async fn our_deadline_on_a_write_is_an_unknown_outcome_and_the_write_lands() {
 #[tokio::test]
 async fn our_deadline_on_a_read_is_a_known_failure_and_nothing_is_written() {
     // Arrange
-    let (kube, cluster) = start(Duration::from_millis(300)).await;
-    kube.inject(Fault {
+    let fault = Fault {
         method: Some("GET".into()),
         path_contains: Some("/deployments/api/scale".into()),
         delay: Some(Duration::from_millis(800)),
         ..Fault::default()
-    });
+    };
 
     // Act
-    let failure = run(
-        &cluster,
+    let (kube, failure) = fail_with(
+        Duration::from_millis(300),
+        fault,
         "scale_deployment",
-        &json!({"namespace": "prod", "deploymentName": "api", "replicas": 5}),
+        &scale_api_to_5(),
         false,
     )
-    .await
-    .unwrap_err();
+    .await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
 
     // Assert
@@ -335,22 +358,21 @@ async fn our_deadline_on_a_read_is_a_known_failure_and_nothing_is_written() {
 #[tokio::test]
 async fn our_deadline_on_a_dry_run_is_a_known_failure() {
     // Arrange: a dry run persists nothing, however late it is answered.
-    let (kube, cluster) = start(Duration::from_millis(300)).await;
-    kube.inject(Fault {
+    let fault = Fault {
         method: Some("DELETE".into()),
         delay: Some(Duration::from_millis(800)),
         ..Fault::default()
-    });
+    };
 
     // Act
-    let failure = run(
-        &cluster,
+    let (kube, failure) = fail_with(
+        Duration::from_millis(300),
+        fault,
         "restart_pod",
-        &json!({"namespace": "prod", "podName": "api-1"}),
+        &restart_api_1(),
         true,
     )
-    .await
-    .unwrap_err();
+    .await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
 
     // Assert
@@ -366,24 +388,23 @@ async fn a_transient_error_is_never_retried() {
     for status in [429, 503, 504] {
         // Arrange: one failure, after which the same request would succeed; kube's
         // default policy would re-send it within milliseconds and report success.
-        let (kube, cluster) = start(Duration::from_secs(5)).await;
-        kube.inject(Fault {
+        let fault = Fault {
             method: Some("DELETE".into()),
             path_contains: Some("/pods/api-1".into()),
             status: Some(status),
             times: Some(1),
             ..Fault::default()
-        });
+        };
 
         // Act
-        let failure = run(
-            &cluster,
+        let (kube, failure) = fail_with(
+            Duration::from_secs(5),
+            fault,
             "restart_pod",
-            &json!({"namespace": "prod", "podName": "api-1"}),
+            &restart_api_1(),
             false,
         )
-        .await
-        .unwrap_err();
+        .await;
         // Give a retry, if any, every chance to show up.
         tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -399,19 +420,14 @@ async fn a_transient_error_is_never_retried() {
 #[tokio::test]
 async fn an_unreachable_api_server_is_a_known_failure_even_for_a_write() {
     // Arrange: a port nobody listens on (bound, then released).
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
+    let url = format!("http://127.0.0.1:{}", free_port());
     let cluster = Cluster {
         client: client_for_url(&url, Duration::from_secs(2)).unwrap(),
         timeout: Duration::from_secs(2),
     };
 
     for (action, params) in [
-        (
-            "restart_pod",
-            json!({"namespace": "prod", "podName": "api-1"}),
-        ),
+        ("restart_pod", restart_api_1()),
         (
             "restart_pod",
             json!({"namespace": "prod", "podName": "api-1", "mode": "evict"}),

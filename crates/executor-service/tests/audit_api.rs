@@ -20,11 +20,11 @@ use executor_service::store::postgres::PgStore;
 use executor_service::store::{
     Attempt, AuditStatus, AuditStore, Begin, Budget, Completion, Outcome,
 };
-use http_body_util::BodyExt as _;
+
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tower::ServiceExt as _;
 use uuid::Uuid;
+use warden_test_support::metrics::scrape;
 
 const MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
@@ -208,6 +208,19 @@ async fn audit_api(pool: PgPool) -> Harness {
     Harness::new(pool, &[("EXECUTOR_ADMIN_TOKEN", ADMIN_TOKEN)]).await
 }
 
+/// Restarts `default/api-pod-12345` through the executor; the restart must succeed.
+async fn restart_api_pod(h: &Harness) -> Answer {
+    let ran = h
+        .execute(&h.request(
+            "restart_pod",
+            json!({"namespace": "default", "podName": "api-pod-12345"}),
+            "default/pod/api-pod-12345",
+        ))
+        .await;
+    assert_eq!(ran.status, 200, "{}", ran.body);
+    ran
+}
+
 fn close(actual: &Value, expected: f64) -> bool {
     actual.as_f64().is_some_and(|a| (a - expected).abs() < 1e-9)
 }
@@ -220,14 +233,7 @@ fn close(actual: &Value, expected: f64) -> bool {
 async fn executed_and_refused_requests_show_up_as_written(pool: PgPool) {
     // Arrange: one restart that runs, one request with a bad signature.
     let h = audit_api(pool).await;
-    let ran = h
-        .execute(&h.request(
-            "restart_pod",
-            json!({"namespace": "default", "podName": "api-pod-12345"}),
-            "default/pod/api-pod-12345",
-        ))
-        .await;
-    assert_eq!(ran.status, 200, "{}", ran.body);
+    let ran = restart_api_pod(&h).await;
     let claims = h.claims("restart_pod", "default/pod/api-pod-12345", "ai-engine");
     let forged = signed_body(
         "restart_pod",
@@ -340,14 +346,7 @@ async fn extreme_numbers_sent_in_a_request_read_back_from_the_audit_log(pool: Pg
 async fn stats_default_to_the_last_24_hours(pool: PgPool) {
     // Arrange
     let h = audit_api(pool).await;
-    let ran = h
-        .execute(&h.request(
-            "restart_pod",
-            json!({"namespace": "default", "podName": "api-pod-12345"}),
-            "default/pod/api-pod-12345",
-        ))
-        .await;
-    assert_eq!(ran.status, 200, "{}", ran.body);
+    restart_api_pod(&h).await;
     let unknown = h
         .execute(&h.request(
             "no_such_action",
@@ -906,16 +905,7 @@ async fn an_unreachable_store_answers_503(pool: PgPool) {
         assert_eq!(answer.status, 503, "{path}: {}", answer.body);
         assert_eq!(answer.body["code"], "store_unavailable");
     }
-    let metrics = executor_service::app(state)
-        .oneshot(
-            axum::http::Request::get("/metrics")
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let text = metrics.into_body().collect().await.unwrap().to_bytes();
-    let text = String::from_utf8_lossy(&text);
+    let text = scrape(executor_service::app(state)).await;
     for operation in ["list", "stats"] {
         assert!(
             text.contains(&format!(

@@ -5,16 +5,9 @@
 
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use warden_test_support::process::free_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_executor-service");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The binary with a clean environment: a HOME without ~/.kube, SQLite in `dir`, a policy
 /// service that does not exist, and `extra`.

@@ -11,6 +11,7 @@ use common::*;
 use executor_service::signature::SignatureForm;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use warden_protocol::DecisionClaims;
 
 const MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
@@ -196,14 +197,7 @@ async fn per_client_secrets_override_the_default(pool: PgPool) {
     )
     .await;
     let claims = h.claims("restart_pod", "default/pod/api-pod-12345", "ai-engine");
-    let with_default = signed_body(
-        "restart_pod",
-        restart_params(),
-        "ai-engine",
-        h.decision(&claims),
-        SignatureForm::JsInsertion,
-        SECRET,
-    );
+    let with_default = h.request_with("restart_pod", restart_params(), h.decision(&claims));
     assert_eq!(h.execute(&with_default).await.status, 401);
     let claims = h.claims("restart_pod", "default/pod/api-pod-12345", "ai-engine");
     let with_own = signed_body(
@@ -280,14 +274,7 @@ async fn a_malformed_signature_is_refused(pool: PgPool) {
 async fn a_token_for_another_action_is_refused(pool: PgPool) {
     let h = Harness::new(pool, &[]).await;
     let claims = h.claims("scale_deployment", "default/pod/api-pod-12345", "ai-engine");
-    let body = signed_body(
-        "restart_pod",
-        restart_params(),
-        "ai-engine",
-        h.decision(&claims),
-        SignatureForm::JsInsertion,
-        SECRET,
-    );
+    let body = h.request_with("restart_pod", restart_params(), h.decision(&claims));
     assert_refused(&h, &body, 403, "token_binding").await;
 }
 
@@ -300,14 +287,7 @@ async fn a_token_for_another_resource_is_refused(pool: PgPool) {
         "default/deployment/api-pod-12345",
     ] {
         let claims = h.claims("restart_pod", resource, "ai-engine");
-        let body = signed_body(
-            "restart_pod",
-            restart_params(),
-            "ai-engine",
-            h.decision(&claims),
-            SignatureForm::JsInsertion,
-            SECRET,
-        );
+        let body = h.request_with("restart_pod", restart_params(), h.decision(&claims));
         assert_refused(&h, &body, 403, "token_binding").await;
     }
 }
@@ -316,14 +296,7 @@ async fn a_token_for_another_resource_is_refused(pool: PgPool) {
 async fn a_token_for_another_requester_is_refused(pool: PgPool) {
     let h = Harness::new(pool, &[]).await;
     let claims = h.claims("restart_pod", "default/pod/api-pod-12345", "ops");
-    let body = signed_body(
-        "restart_pod",
-        restart_params(),
-        "ai-engine",
-        h.decision(&claims),
-        SignatureForm::JsInsertion,
-        SECRET,
-    );
+    let body = h.request_with("restart_pod", restart_params(), h.decision(&claims));
     assert_refused(&h, &body, 403, "token_binding").await;
 }
 
@@ -334,15 +307,15 @@ async fn an_expired_token_is_refused(pool: PgPool) {
     claims.iat -= 600;
     claims.nbf -= 600;
     claims.exp = chrono::Utc::now().timestamp() - 60;
-    let body = signed_body(
-        "restart_pod",
-        restart_params(),
-        "ai-engine",
-        h.decision(&claims),
-        SignatureForm::JsInsertion,
-        SECRET,
-    );
+    let body = h.request_with("restart_pod", restart_params(), h.decision(&claims));
     assert_refused(&h, &body, 403, "token_expired").await;
+}
+
+/// A restart body whose decision for `claims` carries `token` in place of its own.
+fn restart_with_token(h: &Harness, claims: &DecisionClaims, token: impl Into<Value>) -> String {
+    let mut decision = h.decision(claims);
+    decision["token"] = token.into();
+    h.request_with("restart_pod", restart_params(), decision)
 }
 
 #[sqlx::test(migrator = "MIGRATIONS")]
@@ -352,16 +325,7 @@ async fn a_token_signed_by_another_key_is_refused(pool: PgPool) {
     let h = Harness::new(pool, &[]).await;
     let other = policy_service::keys::DecisionSigner::ephemeral();
     let claims = h.claims("restart_pod", "default/pod/api-pod-12345", "ai-engine");
-    let mut decision = h.decision(&claims);
-    decision["token"] = json!(other.sign(&claims).unwrap());
-    let body = signed_body(
-        "restart_pod",
-        restart_params(),
-        "ai-engine",
-        decision,
-        SignatureForm::JsInsertion,
-        SECRET,
-    );
+    let body = restart_with_token(&h, &claims, other.sign(&claims).unwrap());
     assert_refused(&h, &body, 403, "token_unknown_key").await;
 
     let pem = policy_service::keys::generate_pem().unwrap();
@@ -374,16 +338,7 @@ async fn a_token_signed_by_another_key_is_refused(pool: PgPool) {
         &jsonwebtoken::EncodingKey::from_ed_pem(pem.as_bytes()).unwrap(),
     )
     .unwrap();
-    let mut decision = h.decision(&claims);
-    decision["token"] = json!(forged);
-    let body = signed_body(
-        "restart_pod",
-        restart_params(),
-        "ai-engine",
-        decision,
-        SignatureForm::JsInsertion,
-        SECRET,
-    );
+    let body = restart_with_token(&h, &claims, forged);
     assert_refused(&h, &body, 403, "token_signature").await;
 }
 
@@ -396,16 +351,7 @@ async fn alg_none_and_hmac_tokens_are_refused(pool: PgPool) {
         r#"{{"alg":"none","typ":"JWT","kid":"{}"}}"#,
         h.signer.kid()
     ));
-    let mut decision = h.decision(&claims);
-    decision["token"] = json!(format!("{none_header}.{payload}."));
-    let body = signed_body(
-        "restart_pod",
-        restart_params(),
-        "ai-engine",
-        decision,
-        SignatureForm::JsInsertion,
-        SECRET,
-    );
+    let body = restart_with_token(&h, &claims, format!("{none_header}.{payload}."));
     assert_refused(&h, &body, 403, "token_algorithm").await;
 
     // The classic confusion: HS256 keyed with the published public key.
@@ -419,16 +365,7 @@ async fn alg_none_and_hmac_tokens_are_refused(pool: PgPool) {
         &jsonwebtoken::EncodingKey::from_secret(x.as_bytes()),
     )
     .unwrap();
-    let mut decision = h.decision(&claims);
-    decision["token"] = json!(hs);
-    let body = signed_body(
-        "restart_pod",
-        restart_params(),
-        "ai-engine",
-        decision,
-        SignatureForm::JsInsertion,
-        SECRET,
-    );
+    let body = restart_with_token(&h, &claims, hs);
     assert_refused(&h, &body, 403, "token_algorithm").await;
 }
 
@@ -438,14 +375,7 @@ async fn a_missing_token_is_refused(pool: PgPool) {
     let claims = h.claims("restart_pod", "default/pod/api-pod-12345", "ai-engine");
     let mut decision = h.decision(&claims);
     decision.as_object_mut().unwrap().remove("token");
-    let body = signed_body(
-        "restart_pod",
-        restart_params(),
-        "ai-engine",
-        decision,
-        SignatureForm::JsInsertion,
-        SECRET,
-    );
+    let body = h.request_with("restart_pod", restart_params(), decision);
     assert_refused(&h, &body, 403, "token_missing").await;
 }
 
@@ -455,14 +385,7 @@ async fn a_decision_marked_not_allowed_is_refused(pool: PgPool) {
     let claims = h.claims("restart_pod", "default/pod/api-pod-12345", "ai-engine");
     let mut decision = h.decision(&claims);
     decision["allowed"] = json!(false);
-    let body = signed_body(
-        "restart_pod",
-        restart_params(),
-        "ai-engine",
-        decision,
-        SignatureForm::JsInsertion,
-        SECRET,
-    );
+    let body = h.request_with("restart_pod", restart_params(), decision);
     assert_refused(&h, &body, 403, "decision_not_allowed").await;
 }
 

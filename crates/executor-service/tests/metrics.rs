@@ -7,15 +7,12 @@ mod common;
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
 use executor_service::signature::SignatureForm;
 use executor_service::store::postgres::PgStore;
 use executor_service::{AppState, app};
-use http_body_util::BodyExt;
 use serde_json::json;
 use sqlx::PgPool;
-use tower::ServiceExt;
+use warden_test_support::metrics::{self, has_family, has_line};
 
 use common::*;
 
@@ -23,23 +20,7 @@ const MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
 /// The metrics text of `state`'s executor.
 async fn scrape(state: &AppState) -> String {
-    let response = app(state.clone())
-        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert!(
-        response.headers()[header::CONTENT_TYPE]
-            .to_str()
-            .unwrap()
-            .starts_with("application/openmetrics-text")
-    );
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
-
-fn has_line(text: &str, line: &str) -> bool {
-    text.lines().any(|l| l == line)
+    metrics::scrape(app(state.clone())).await
 }
 
 fn restart() -> serde_json::Value {
@@ -105,7 +86,7 @@ async fn actions_refusals_replays_and_budgets_are_counted(pool: PgPool) {
         ("warden_executor_http_request_duration_seconds", "histogram"),
     ] {
         assert!(
-            has_line(&text, &format!("# TYPE {name} {kind}")),
+            has_family(&text, name, kind),
             "{name} ({kind}) missing:\n{text}"
         );
     }

@@ -10,18 +10,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::Request;
+use executor_service::AppState;
 use executor_service::actions::Registry;
 use executor_service::store::postgres::PgStore;
 use executor_service::token::DecisionVerifier;
-use executor_service::{AppState, app};
-use http_body_util::BodyExt;
 use policy_service::keys::DecisionSigner;
 use serde_json::Value;
-use tower::ServiceExt;
 
-use common::config;
+use common::{config, get_on};
 
 fn committed_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../openapi/executor-service.json")
@@ -43,13 +39,9 @@ async fn document() -> Value {
         executor_service::kube_client::client_for_url("http://127.0.0.1:9", Duration::from_secs(1))
             .unwrap(),
     );
-    let response = app(state)
-        .oneshot(Request::get("/openapi.json").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    serde_json::from_slice(&bytes).unwrap()
+    let answer = get_on(&state, "/openapi.json", None).await;
+    assert_eq!(answer.status, 200);
+    answer.body
 }
 
 #[tokio::test]

@@ -10,7 +10,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use executor_service::token::{DecisionVerifier, TokenError};
 use jsonwebtoken::jwk::JwkSet;
 use policy_service::keys::DecisionSigner;
-use warden_protocol::{DecisionClaims, TOKEN_AUDIENCE, TOKEN_ISSUER};
+use warden_protocol::DecisionClaims;
+use warden_test_support::claims::ClaimsBuilder;
 
 const LEEWAY: Duration = Duration::from_secs(5);
 
@@ -25,20 +26,7 @@ fn pair() -> (DecisionSigner, DecisionVerifier) {
 
 /// Claims valid now for one minute.
 fn claims() -> DecisionClaims {
-    let now = chrono::Utc::now().timestamp();
-    DecisionClaims {
-        iss: TOKEN_ISSUER.into(),
-        aud: TOKEN_AUDIENCE.into(),
-        sub: "ai-engine".into(),
-        jti: uuid::Uuid::now_v7().to_string(),
-        iat: now,
-        nbf: now,
-        exp: now + 60,
-        act: "restart_pod".into(),
-        res: "default/pod/api-pod-12345".into(),
-        pv: "sha256:test".into(),
-        rule: "test-rule".into(),
-    }
+    ClaimsBuilder::new().build()
 }
 
 fn b64(bytes: impl AsRef<[u8]>) -> String {

@@ -8,16 +8,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
+use warden_test_support::process::free_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_policy-service");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Server {
     child: std::process::Child,

@@ -4,7 +4,15 @@
 mod common;
 
 use common::*;
-use serde_json::json;
+use serde_json::{Value, json};
+
+/// Evaluates the seed request after `edit`, on the default policy without API keys.
+async fn evaluate_seed_with(edit: impl FnOnce(&mut Value)) -> Answer {
+    let state = state(false);
+    let mut request = seed_request();
+    edit(&mut request);
+    evaluate(&state, &request, None).await
+}
 
 #[tokio::test]
 async fn the_seed_request_is_allowed_with_a_token_that_verifies_against_the_jwks() {
@@ -64,13 +72,10 @@ async fn a_namespace_wide_seed_request_is_allowed_and_bound_to_the_namespace() {
 
 #[tokio::test]
 async fn kube_system_is_denied_with_the_rule_named_and_no_token() {
-    // Arrange
-    let state = state(false);
-    let mut request = seed_request();
-    request["resource"] = json!("kube-system/pod/coredns-1");
-
     // Act
-    let answer = evaluate(&state, &request, None).await;
+    let answer =
+        evaluate_seed_with(|request| request["resource"] = json!("kube-system/pod/coredns-1"))
+            .await;
 
     // Assert
     assert_eq!(answer.status, 200);
@@ -82,13 +87,10 @@ async fn kube_system_is_denied_with_the_rule_named_and_no_token() {
 
 #[tokio::test]
 async fn low_severity_is_not_allowed() {
-    // Arrange
-    let state = state(false);
-    let mut request = seed_request();
-    request["context"]["metadata"]["severity"] = json!("low");
-
     // Act
-    let answer = evaluate(&state, &request, None).await;
+    let answer =
+        evaluate_seed_with(|request| request["context"]["metadata"]["severity"] = json!("low"))
+            .await;
 
     // Assert
     assert_eq!(answer.body["allowed"], false, "{}", answer.body);
@@ -97,13 +99,10 @@ async fn low_severity_is_not_allowed() {
 
 #[tokio::test]
 async fn medium_severity_requires_approval_without_a_token() {
-    // Arrange
-    let state = state(false);
-    let mut request = seed_request();
-    request["context"]["metadata"]["severity"] = json!("medium");
-
     // Act
-    let answer = evaluate(&state, &request, None).await;
+    let answer =
+        evaluate_seed_with(|request| request["context"]["metadata"]["severity"] = json!("medium"))
+            .await;
 
     // Assert
     assert_eq!(
@@ -117,13 +116,8 @@ async fn medium_severity_requires_approval_without_a_token() {
 
 #[tokio::test]
 async fn an_unknown_action_is_denied_by_its_named_rule() {
-    // Arrange
-    let state = state(false);
-    let mut request = seed_request();
-    request["action"] = json!("delete_namespace");
-
     // Act
-    let answer = evaluate(&state, &request, None).await;
+    let answer = evaluate_seed_with(|request| request["action"] = json!("delete_namespace")).await;
 
     // Assert
     assert_eq!(answer.body["decision"], "deny");

@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::http::{Request, header};
 use common::*;
 use policy_service::app;
+use warden_test_support::router;
 
 struct Case {
     name: &'static str,
@@ -195,26 +196,24 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "bad explain flag",
-            request: Request::post("/api/v1/policy/evaluate?explain=yes-please")
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(r#"{"action":"restart_pod","resource":"pod:x"}"#))
-                .unwrap(),
+            request: router::post_json(
+                "/api/v1/policy/evaluate?explain=yes-please",
+                r#"{"action":"restart_pod","resource":"pod:x"}"#,
+            ),
             status: 400,
             code: "invalid_query",
             field: None,
         },
         Case {
             name: "GET on evaluate",
-            request: Request::get("/api/v1/policy/evaluate")
-                .body(Body::empty())
-                .unwrap(),
+            request: router::get("/api/v1/policy/evaluate"),
             status: 405,
             code: "method_not_allowed",
             field: None,
         },
         Case {
             name: "unknown path",
-            request: Request::get("/api/v1/nothing").body(Body::empty()).unwrap(),
+            request: router::get("/api/v1/nothing"),
             status: 404,
             code: "not_found",
             field: None,
@@ -281,10 +280,6 @@ async fn the_request_id_is_echoed_or_generated() {
         .unwrap();
     let answer = send(app(state.clone()), request).await;
     assert_eq!(answer.headers["x-request-id"], "abc-123");
-    let answer = send(
-        app(state),
-        Request::get("/healthz").body(Body::empty()).unwrap(),
-    )
-    .await;
+    let answer = send(app(state), router::get("/healthz")).await;
     assert!(!answer.headers["x-request-id"].is_empty());
 }

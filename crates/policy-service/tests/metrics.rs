@@ -6,32 +6,16 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use policy_service::{AppState, app};
 use serde_json::json;
-use tower::ServiceExt;
+use warden_test_support::metrics::{self, has_family, has_line};
+use warden_test_support::router;
 
 use common::*;
 
 /// The metrics text of `state`'s service.
 async fn scrape(state: &AppState) -> String {
-    let response = app(state.clone())
-        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert!(
-        response.headers()[header::CONTENT_TYPE]
-            .to_str()
-            .unwrap()
-            .starts_with("application/openmetrics-text")
-    );
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
-
-fn has_line(text: &str, line: &str) -> bool {
-    text.lines().any(|l| l == line)
+    metrics::scrape(app(state.clone())).await
 }
 
 #[tokio::test]
@@ -54,7 +38,7 @@ async fn every_documented_metric_is_exported() {
         ("warden_policy_rules", "gauge"),
     ] {
         assert!(
-            has_line(&text, &format!("# TYPE {name} {kind}")),
+            has_family(&text, name, kind),
             "{name} ({kind}) missing:\n{text}"
         );
     }
@@ -70,16 +54,12 @@ async fn decisions_answers_and_refusals_are_counted() {
     // Act
     assert_eq!(evaluate(&state, &seed_request(), None).await.status, 200);
     assert_eq!(evaluate(&state, &system, None).await.status, 200);
-    let wrong_type = app(state.clone())
-        .oneshot(
-            Request::post("/api/v1/policy/evaluate")
-                .header(header::CONTENT_TYPE, "text/plain")
-                .body(Body::from("{}"))
-                .unwrap(),
-        )
-        .await
+    let wrong_type = Request::post("/api/v1/policy/evaluate")
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from("{}"))
         .unwrap();
-    assert_eq!(wrong_type.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (status, _, _) = router::send_raw(app(state.clone()), wrong_type).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     get(&state, "/nowhere").await;
     let text = scrape(&state).await;
 

@@ -3,9 +3,11 @@
 
 mod common;
 
+use std::path::PathBuf;
+
 use common::*;
-use warden_policy::{Input, Policy, testing};
-use warden_protocol::{PolicyRequest, ResourceRef};
+use warden_policy::{Policy, testing};
+use warden_protocol::PolicyRequest;
 
 fn default_policy() -> Policy {
     Policy::load(&policies_dir().join("default.yaml")).unwrap_or_else(|e| panic!("{e}"))
@@ -14,18 +16,11 @@ fn default_policy() -> Policy {
 /// Decides a wire request the way the service does in development mode.
 fn decide_json(p: &Policy, body: &str) -> (warden_protocol::DecisionKind, Option<String>) {
     let request: PolicyRequest = serde_json::from_str(body).unwrap();
-    let resource: ResourceRef = request.resource.parse().unwrap();
-    let (subject, roles) = p.dev_identity(request.context.as_ref());
-    let input = Input {
-        action: &request.action,
-        resource: &resource,
-        request_type: request.request_type.as_deref(),
-        subject: &subject,
-        roles: &roles,
-        context: request.context.as_ref(),
-    };
-    let d = p.evaluate(&input);
-    assert_eq!(p.explain(&input).0, d);
+    let d = with_wire_input(p, &request, |input| {
+        let d = p.evaluate(input);
+        assert_eq!(p.explain(input).0, d);
+        d
+    });
     (d.kind, d.rule.map(str::to_owned))
 }
 
@@ -96,17 +91,24 @@ fn the_default_policy_declares_its_principals() {
     assert_eq!(p.principal_roles("ops"), Some(&["operator".to_owned()][..]));
 }
 
-#[test]
-fn a_failing_case_is_reported_not_an_error() {
-    let dir = scratch_dir("failing-case");
+/// A scratch directory `name` with `p.yaml`, a policy whose one rule `ok` allows
+/// everything, and `p.tests.yaml` of `tests`; returns the test file's path.
+fn ok_policy_with_tests(name: &str, tests: &[&str]) -> PathBuf {
+    let dir = scratch_dir(name);
     std::fs::write(
         dir.join("p.yaml"),
         "version: 1\nrules:\n  - {id: ok, effect: allow, reason: r}\n",
     )
     .unwrap();
-    std::fs::write(
-        dir.join("p.tests.yaml"),
-        lines(&[
+    std::fs::write(dir.join("p.tests.yaml"), lines(tests)).unwrap();
+    dir.join("p.tests.yaml")
+}
+
+#[test]
+fn a_failing_case_is_reported_not_an_error() {
+    let tests = ok_policy_with_tests(
+        "failing-case",
+        &[
             "policy: p.yaml",
             "cases:",
             "  - name: passes",
@@ -118,11 +120,10 @@ fn a_failing_case_is_reported_not_an_error() {
             "  - name: decision only",
             "    request: {action: a, resource: \"pod:x\"}",
             "    expect: {decision: allow}",
-        ]),
-    )
-    .unwrap();
+        ],
+    );
 
-    let report = testing::run_file(&dir.join("p.tests.yaml")).unwrap();
+    let report = testing::run_file(&tests).unwrap();
 
     assert_eq!((report.passed(), report.failed()), (2, 1));
     let failed = &report.cases[1];
@@ -133,15 +134,9 @@ fn a_failing_case_is_reported_not_an_error() {
 
 #[test]
 fn test_file_problems_are_errors_with_lines() {
-    let dir = scratch_dir("bad-tests");
-    std::fs::write(
-        dir.join("p.yaml"),
-        "version: 1\nrules:\n  - {id: ok, effect: allow, reason: r}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("p.tests.yaml"),
-        lines(&[
+    let tests = ok_policy_with_tests(
+        "bad-tests",
+        &[
             "policy: p.yaml",                                            // 1
             "cases:",                                                    // 2
             "  - name: bad resource",                                    // 3
@@ -153,11 +148,10 @@ fn test_file_problems_are_errors_with_lines() {
             "  - name: unknown rule",                                    // 9
             "    request: {action: a, resource: \"pod:x\"}",             // 10
             "    expect: {decision: allow, rule: nope}",                 // 11
-        ]),
-    )
-    .unwrap();
+        ],
+    );
 
-    let errs = testing::run_file(&dir.join("p.tests.yaml")).unwrap_err().0;
+    let errs = testing::run_file(&tests).unwrap_err().0;
 
     assert_error(&errs, 4, 36, None, "not in a known form");
     assert_error(&errs, 7, 45, None, "unknown key `contxt` in `request`");

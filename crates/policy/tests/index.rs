@@ -5,8 +5,7 @@
 mod common;
 
 use common::*;
-use warden_policy::{Input, synthetic};
-use warden_protocol::ResourceRef;
+use warden_policy::synthetic;
 
 #[test]
 fn generated_10k_rule_policy_decides_like_the_exhaustive_scan() {
@@ -18,32 +17,23 @@ fn generated_10k_rule_policy_decides_like_the_exhaustive_scan() {
 
     for seed in 0..2_000 {
         let request = synthetic::sample_request(rules, seed);
-        let resource: ResourceRef = request.resource.parse().unwrap();
-        let (subject, roles) = p.dev_identity(request.context.as_ref());
-        let input = Input {
-            action: &request.action,
-            resource: &resource,
-            request_type: request.request_type.as_deref(),
-            subject: &subject,
-            roles: &roles,
-            context: request.context.as_ref(),
-        };
+        with_wire_input(&p, &request, |input| {
+            // Act
+            let indexed = p.evaluate(input);
+            let exhaustive = p.evaluate_unindexed(input);
 
-        // Act
-        let indexed = p.evaluate(&input);
-        let exhaustive = p.evaluate_unindexed(&input);
-
-        // Assert
-        assert_eq!(indexed, exhaustive, "seed {seed}: {request:?}");
-        // explain formats a trace entry for each of the 10,000 rules: check a sample.
-        if seed % 100 == 0 {
-            assert_eq!(p.explain(&input).0, indexed, "explain, seed {seed}");
-        }
-        seen[match indexed.kind {
-            Allow => 0,
-            Deny => 1,
-            RequireApproval => 2,
-        }] += 1;
+            // Assert
+            assert_eq!(indexed, exhaustive, "seed {seed}: {request:?}");
+            // explain formats a trace entry for each of the 10,000 rules: check a sample.
+            if seed % 100 == 0 {
+                assert_eq!(p.explain(input).0, indexed, "explain, seed {seed}");
+            }
+            seen[match indexed.kind {
+                Allow => 0,
+                Deny => 1,
+                RequireApproval => 2,
+            }] += 1;
+        });
     }
     assert!(
         seen.iter().all(|&n| n > 80),

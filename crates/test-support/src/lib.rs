@@ -100,11 +100,20 @@
 //! - `state.rs`: the locked state, [`Mutation`], [`RecordedRequest`], [`Options`].
 //! - `fault.rs`: [`Fault`].
 //! - `bin/fake-kube.rs`: the standalone server.
+//! - `router.rs`: in-process requests through an axum router, answers as JSON
+//!   ([`router::Answer`]).
+//! - `metrics.rs`: scraping a router's `/metrics` and reading samples.
+//! - `claims.rs`: [`claims::ClaimsBuilder`], decision claims with valid defaults.
+//! - `process.rs`: a free loopback port for a binary under test.
 
 mod api;
+pub mod claims;
 mod fault;
+pub mod metrics;
 mod objects;
 mod patch;
+pub mod process;
+pub mod router;
 mod server;
 mod state;
 mod status;

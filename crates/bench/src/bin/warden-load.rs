@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use executor_service::signature::{SignatureForm, SignedPayload, sign};
 use policy_service::keys::DecisionSigner;
 use serde_json::{Value, json};
-use warden_protocol::{DecisionClaims, TOKEN_AUDIENCE, TOKEN_ISSUER};
+use warden_test_support::claims::ClaimsBuilder;
 
 const USAGE: &str = "usage: warden-load --url URL --key FILE [--requests N] [--concurrency N] \
 [--warmup N] [--namespace NS] [--deployment NAME]   (HMAC secret in JWT_SECRET)";
@@ -85,20 +85,15 @@ fn build_bodies(
     let resource = format!("{}/deployment/{}", args.namespace, args.deployment);
     (0..count)
         .map(|i| {
-            let claims = DecisionClaims {
-                iss: TOKEN_ISSUER.into(),
-                aud: TOKEN_AUDIENCE.into(),
-                sub: "ai-engine".into(),
-                jti: uuid::Uuid::now_v7().to_string(),
-                iat: now,
-                nbf: now,
+            let claims = ClaimsBuilder::new()
+                .action("scale_deployment")
+                .resource(resource.clone())
+                .policy_version("sha256:load")
+                .rule("allow-ai-remediation")
+                .issued_at(now)
                 // Long enough for the whole run; the executor checks expiry on each request.
-                exp: now + 600,
-                act: "scale_deployment".into(),
-                res: resource.clone(),
-                pv: "sha256:load".into(),
-                rule: "allow-ai-remediation".into(),
-            };
+                .valid_for(600)
+                .build();
             let token = signer.sign(&claims).map_err(|e| e.to_string())?;
             let unsigned = json!({
                 "actionType": "scale_deployment",

@@ -9,20 +9,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::Request;
 use executor_service::actions::Registry;
 use executor_service::config::Config;
 use executor_service::signature::{SignatureForm, SignedPayload, sign};
 use executor_service::store::postgres::PgStore;
 use executor_service::token::DecisionVerifier;
 use executor_service::{AppState, app};
-use http_body_util::BodyExt;
 use policy_service::keys::DecisionSigner;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tower::ServiceExt;
-use warden_protocol::{DecisionClaims, TOKEN_AUDIENCE, TOKEN_ISSUER};
+use warden_protocol::DecisionClaims;
 use warden_test_support::FakeKube;
+use warden_test_support::claims::ClaimsBuilder;
+pub use warden_test_support::router::Answer;
+use warden_test_support::router::{self, get_with_bearer, post_json};
 
 /// The HMAC secret of every client in these tests.
 pub const SECRET: &str = "test-secret-0123456789abcdef-0123456789";
@@ -151,20 +152,11 @@ impl Harness {
 
     /// Claims for an allowed decision.
     pub fn claims(&self, action: &str, resource: &str, subject: &str) -> DecisionClaims {
-        let now = chrono::Utc::now().timestamp();
-        DecisionClaims {
-            iss: TOKEN_ISSUER.into(),
-            aud: TOKEN_AUDIENCE.into(),
-            sub: subject.into(),
-            jti: uuid::Uuid::now_v7().to_string(),
-            iat: now,
-            nbf: now,
-            exp: now + 60,
-            act: action.into(),
-            res: resource.into(),
-            pv: "sha256:test".into(),
-            rule: "test-rule".into(),
-        }
+        ClaimsBuilder::new()
+            .action(action)
+            .resource(resource)
+            .subject(subject)
+            .build()
     }
 
     /// The `policyDecision` object the policy service would return for `claims`.
@@ -187,11 +179,17 @@ impl Harness {
     /// A signed execute body for an allowed decision bound to exactly this request.
     pub fn request(&self, action: &str, params: Value, resource: &str) -> String {
         let claims = self.claims(action, resource, "ai-engine");
+        self.request_with(action, params, self.decision(&claims))
+    }
+
+    /// An execute body from `ai-engine` carrying `decision` as is, signed as a JavaScript
+    /// client signs it with [`SECRET`]: for decisions that do not match the request.
+    pub fn request_with(&self, action: &str, params: Value, decision: Value) -> String {
         signed_body(
             action,
             params,
             "ai-engine",
-            self.decision(&claims),
+            decision,
             SignatureForm::JsInsertion,
             SECRET,
         )
@@ -271,49 +269,19 @@ pub fn signed_body(
     format!(r#"{{{fields},"signature":{}}}"#, json!(signature))
 }
 
-/// An answer: status, headers and JSON body.
-#[derive(Debug)]
-pub struct Answer {
-    pub status: StatusCode,
-    pub headers: axum::http::HeaderMap,
-    pub body: Value,
-}
-
 /// Sends an execute request through `state`'s router.
 pub async fn execute_on(state: &AppState, body: &str) -> Answer {
-    let request = Request::post("/executor/execute")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body.to_owned()))
-        .unwrap();
-    send(state, request).await
+    send(state, post_json("/executor/execute", body.to_owned())).await
 }
 
 /// `GET path` through `state`'s router, with `Authorization: Bearer <token>` when given.
 pub async fn get_on(state: &AppState, path: &str, token: Option<&str>) -> Answer {
-    let mut request = Request::get(path);
-    if let Some(token) = token {
-        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    send(state, request.body(Body::empty()).unwrap()).await
+    send(state, get_with_bearer(path, token)).await
 }
 
 /// Sends any request through `state`'s router.
 pub async fn send(state: &AppState, request: Request<Body>) -> Answer {
-    let response = app(state.clone()).oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
-    };
-    Answer {
-        status,
-        headers,
-        body,
-    }
+    router::send(app(state.clone()), request).await
 }
 
 /// One audit row, the columns tests look at.

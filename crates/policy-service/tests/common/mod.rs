@@ -5,10 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use policy_service::identity::ApiKeys;
@@ -16,8 +12,9 @@ use policy_service::keys::DecisionSigner;
 use policy_service::store::PolicyStore;
 use policy_service::{AppState, app};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use warden_protocol::DecisionClaims;
+use warden_test_support::router::{self, post_json_with_bearer};
+pub use warden_test_support::router::{Answer, send};
 
 /// API key of `ai-engine` in tests that configure keys.
 pub const AI_KEY: &str = "test-key-ai-engine-0123456789";
@@ -64,32 +61,6 @@ pub fn seed_request() -> Value {
     })
 }
 
-/// An answer: status, headers and JSON body (`Value::Null` when the body is empty).
-pub struct Answer {
-    pub status: StatusCode,
-    pub headers: axum::http::HeaderMap,
-    pub body: Value,
-}
-
-/// Sends `request` through the router in-process.
-pub async fn send(router: Router, request: Request<Body>) -> Answer {
-    let response = router.oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
-    };
-    Answer {
-        status,
-        headers,
-        body,
-    }
-}
-
 /// `POST /api/v1/policy/evaluate` with a JSON body and an optional bearer key.
 pub async fn evaluate(state: &AppState, body: &Value, key: Option<&str>) -> Answer {
     evaluate_at(state, "/api/v1/policy/evaluate", body, key).await
@@ -97,24 +68,16 @@ pub async fn evaluate(state: &AppState, body: &Value, key: Option<&str>) -> Answ
 
 /// Like [`evaluate`] at another URI (for query strings).
 pub async fn evaluate_at(state: &AppState, uri: &str, body: &Value, key: Option<&str>) -> Answer {
-    let mut request = Request::post(uri).header(header::CONTENT_TYPE, "application/json");
-    if let Some(key) = key {
-        request = request.header(header::AUTHORIZATION, format!("Bearer {key}"));
-    }
     send(
         app(state.clone()),
-        request.body(Body::from(body.to_string())).unwrap(),
+        post_json_with_bearer(uri, body.to_string(), key),
     )
     .await
 }
 
 /// `GET` a path.
 pub async fn get(state: &AppState, uri: &str) -> Answer {
-    send(
-        app(state.clone()),
-        Request::get(uri).body(Body::empty()).unwrap(),
-    )
-    .await
+    send(app(state.clone()), router::get(uri)).await
 }
 
 /// Verifies `token` against the JWKS the service publishes, as the executor does.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 use warden_policy::{Input, Policy, PolicyError};
-use warden_protocol::{DecisionKind, RequestContext, ResourceRef};
+use warden_protocol::{DecisionKind, PolicyRequest, RequestContext, ResourceRef};
 
 #[allow(unused_imports)]
 pub use DecisionKind::{Allow, Deny, RequireApproval};
@@ -190,4 +190,24 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Runs `f` on the input the service builds for a wire `request` in development mode (the
+/// identity from its context).
+pub fn with_wire_input<T>(
+    p: &Policy,
+    request: &PolicyRequest,
+    f: impl FnOnce(&Input<'_>) -> T,
+) -> T {
+    let resource: ResourceRef = request.resource.parse().unwrap();
+    let (subject, roles) = p.dev_identity(request.context.as_ref());
+    let input = Input {
+        action: &request.action,
+        resource: &resource,
+        request_type: request.request_type.as_deref(),
+        subject: &subject,
+        roles: &roles,
+        context: request.context.as_ref(),
+    };
+    f(&input)
 }
