@@ -311,7 +311,11 @@ async fn a_request_with_nul_characters_is_audited_and_found_by_filter(pool: PgPo
     assert_eq!(record["requestedBy"], "ai\u{FFFD}engine");
     assert_eq!(record["actionParams"], json!({"pod\u{FFFD}": "\u{FFFD}"}));
     assert_eq!(record["policyDecision"], json!({"note": "\u{FFFD}"}));
-    assert_eq!(record["error"], "unknown actionType `restart\u{FFFD}pod`");
+    assert_eq!(
+        record["error"],
+        "unknown actionType `restart\u{FFFD}pod`; known actions: restart_pod, \
+         rollout_restart_deployment, scale_deployment, scale_statefulset"
+    );
 }
 
 #[sqlx::test(migrator = "MIGRATIONS")]

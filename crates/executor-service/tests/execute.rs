@@ -599,7 +599,7 @@ async fn bad_http_input_gets_4xx_json(pool: PgPool) {
             Some("application/json"),
             r#"{"actionType":"restart_pod"}"#.to_owned(),
             400,
-            "invalid_json",
+            "invalid_request",
         ),
     ] {
         let mut request = Request::post("/executor/execute");
