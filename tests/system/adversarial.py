@@ -522,11 +522,60 @@ def cases(suite: Suite, s: Stack) -> None:
         check(status == 408 and payload and payload.get("code") == "timeout",
               f"expected 408 timeout, got {received[:300]!r} after {elapsed:.1f}s ({sent} bytes sent)")
         check(elapsed < REQUEST_TIMEOUT + 3, f"cut off only after {elapsed:.1f}s")
-        check(s.row_count() == rows, "a timed-out read wrote an audit row")
+        audit_id = payload.get("auditId")
+        check(audit_id is not None, f"the timed-out read was not audited: {payload}")
+        row = s.row(audit_id)
+        check(row["status"] == "rejected" and row["reasonCode"] == "timeout" and row["clientIp"] == "127.0.0.1",
+              f"audit row of the stalled body: {row['status']}/{row['reasonCode']} from {row['clientIp']}")
+        check(s.row_count() == rows + 1, "a timed-out read wrote more than one audit row")
         untouched(s, seq, ((NS, target),))
 
-    suite.case(f"body: slow-loris body at 1 byte/s -> 408 within {REQUEST_TIMEOUT}s deadline, nothing runs",
+    suite.case(f"body: slow-loris body at 1 byte/s -> 408 within {REQUEST_TIMEOUT}s deadline, audited, nothing runs",
                slow_body)
+
+    def request_id(label: str, raw_header: bytes, kept: Optional[str]):
+        def run():
+            body = b"{}"
+            head = (b"POST /executor/execute HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                    b"Content-Type: application/json\r\n" + raw_header +
+                    b"Content-Length: %d\r\n\r\n" % len(body))
+            rows = s.row_count()
+            raw, _ = raw_exchange("127.0.0.1", s.executor_ports[0], head + body)
+            status, payload = parse_raw_answer(raw)
+            head_text = raw.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()
+            echoed = next((line.split(":", 1)[1].strip() for line in head_text.split("\r\n")
+                           if line.startswith("x-request-id:")), None)
+            check(status == 400 and payload.get("code") == "invalid_request", f"{raw[:300]!r}")
+            row = s.row(payload["auditId"])
+            check(row["requestId"] == echoed, f"row has {str(row['requestId'])[:40]!r}, answer {echoed!r}")
+            if kept is None:
+                check("x-request-id-replaced: true" in head_text, "the replacement is not said")
+                check(echoed is not None and len(echoed) == 36, f"not a generated id: {echoed!r}")
+            else:
+                check(echoed == kept.lower(), f"kept id changed: {echoed!r}")
+            check(s.row_count() == rows + 1, "not one row for one refusal")
+        suite.case(f"headers: X-Request-Id {label}", run)
+
+    request_id("of 64 KiB -> replaced, never stored or echoed", b"X-Request-Id: " + b"r" * 65536 + b"\r\n", None)
+    request_id("with a byte that is not UTF-8 -> replaced, answer and row agree",
+               b"X-Request-Id: abc\xffdef\r\n", None)
+    request_id("sent twice -> replaced", b"X-Request-Id: one\r\nX-Request-Id: two\r\n", None)
+    request_id("short and plain -> kept in answer and row", b"X-Request-Id: incident-7\r\n", "incident-7")
+
+    def naive_request():
+        body = json.dumps({"actionType": "restart_pod", "actionParams": {"namespace": NS, "podName": "adv-1"},
+                           "requestedBy": ENGINE}).encode()
+        payload = refused(s, body, 400, "invalid_request", message="missing fields: policyDecision, signature")
+        check("POST /api/v1/policy/evaluate" in payload["error"], f"no pointer to the policy service: {payload}")
+
+    suite.case("body: no policyDecision nor signature -> 400 invalid_request naming both", naive_request)
+
+    def unknown_action_lists_known():
+        payload = refused(s, execute_body("restart_pods", {}, ENGINE, {}, "x"), 400, "unknown_action")
+        check("known actions: restart_pod," in payload["error"], f"known actions not listed: {payload}")
+
+    suite.case("body: a misspelled actionType -> 400 unknown_action listing the known actions",
+               unknown_action_lists_known)
 
     def slow_headers_do_not_starve():
         socks = []

@@ -205,9 +205,8 @@ async fn check_and_run(
         }
     })?;
     attempt.dry_run |= request.dry_run;
-    let action = state
-        .registry()
-        .get(&request.action_type)
+    let armed = state
+        .action(&request.action_type)
         .ok_or_else(|| ExecError::UnknownAction {
             name: truncate(&request.action_type),
             known: state
@@ -216,8 +215,9 @@ async fn check_and_run(
                 .into_iter()
                 .map(|(name, _)| name)
                 .collect(),
-        })?
-        .clone();
+        })?;
+    let action = armed.action.clone();
+    let budget = armed.budget.clone();
     let prepared = action
         .prepare(&request.action_params, state.limits())
         .map_err(|e| ExecError::InvalidParams {
@@ -288,17 +288,6 @@ async fn check_and_run(
     }
 
     // 6–7. From here on the work must finish even if the client goes away.
-    let budget = state
-        .config()
-        .budgets
-        .get(action.budget_key())
-        .cloned()
-        .ok_or_else(|| {
-            ExecError::Internal(anyhow::anyhow!(
-                "no budget configured for `{}`",
-                action.budget_key()
-            ))
-        })?;
     let task_state = state.clone();
     let task_attempt = attempt.clone();
     let handle = tokio::spawn(async move {

@@ -11,15 +11,17 @@
 //! - [`config`]: typed configuration from the environment (`.env.example` lists it all).
 //! - [`startup`]: the start-up, [`Application`] (build: store, keys, port; then serve
 //!   until stopped) and [`run`], the binary's.
-//! - [`AppState`] / [`app`] (this file): the shared state, the router and its layers.
+//! - [`AppState`] / [`app`] (this file): the shared state (each action armed with its
+//!   budget), the router and its layers.
 //! - [`execute`]: the handler and the order of checks.
 //! - [`audit_api`]: `GET /executor/audit`, `/executor/audit/{id}` and `/executor/stats`
 //!   for operators, behind `EXECUTOR_ADMIN_TOKEN` (off without it).
 //! - [`signature`]: the HMAC over the client's own JSON serialisation (four forms);
 //!   `signature/json.rs` parses the body, `signature/render.rs` writes each form.
 //! - [`token`]: decision token verification against the policy service's JWKS.
-//! - [`store`]: the audit store trait; [`store::postgres`] implements it (single use,
-//!   budgets and the write-ahead row in one transaction).
+//! - [`store`]: the audit store contract; [`store::postgres`] and [`store::sqlite`]
+//!   implement it (single use, budgets and the write-ahead row in one transaction), and
+//!   one contract test suite runs on both.
 //! - [`actions`]: the action trait, the registry and the built-in actions.
 //! - [`kube_client`]: the Kubernetes client (retries off: no action is ever sent twice)
 //!   and finding the cluster.
@@ -47,7 +49,9 @@ pub mod token;
 
 pub use startup::{Application, run};
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -72,6 +76,9 @@ struct Shared {
     store: Arc<dyn AuditStore>,
     verifier: DecisionVerifier,
     registry: Registry,
+    /// Each registered action with the budget it draws on, resolved once here so that a
+    /// request never looks a budget up (and never meets a missing one).
+    actions: HashMap<&'static str, Armed>,
     /// `None`: no cluster is configured; every attempt is a dry run answered without any
     /// API call (see [`AppState::without_cluster`]).
     cluster: Option<Cluster>,
@@ -87,6 +94,48 @@ impl std::fmt::Debug for AppState {
             .field("actions", &self.0.registry.names())
             .finish_non_exhaustive()
     }
+}
+
+/// A registered action with the rate budget it draws on.
+#[derive(Clone)]
+pub struct Armed {
+    /// The action.
+    pub action: Arc<dyn actions::Registered>,
+    /// Its budget, from the configuration.
+    pub budget: store::Budget,
+}
+
+/// Pairs every action of `registry` with its budget. The configuration reads a budget for
+/// every key of the registry it was built from ([`config::budget_keys`]); a key it lacks
+/// (a configuration built for another registry) gets a budget of zero, so that action is
+/// refused rather than run unmetered, and the start-up log says why.
+fn arm(registry: &Registry, config: &Config) -> HashMap<&'static str, Armed> {
+    let mut armed = HashMap::new();
+    for (name, key) in registry.names() {
+        let Some(action) = registry.get(name) else {
+            continue;
+        };
+        let budget = config.budgets.get(key).cloned().unwrap_or_else(|| {
+            tracing::error!(
+                action = name,
+                budget = key,
+                "no rate budget configured for this action: every attempt is refused"
+            );
+            store::Budget {
+                key: key.to_owned(),
+                max: 0,
+                ttl: Duration::from_secs(60),
+            }
+        });
+        armed.insert(
+            name,
+            Armed {
+                action: action.clone(),
+                budget,
+            },
+        );
+    }
+    armed
 }
 
 impl AppState {
@@ -130,11 +179,13 @@ impl AppState {
             max_replicas: config.max_replicas,
         };
         let throttle = Throttle::new(config.requests_per_second);
+        let actions = arm(&registry, &config);
         AppState(Arc::new(Shared {
             config,
             store,
             verifier,
             registry,
+            actions,
             cluster,
             limits,
             throttle,
@@ -160,6 +211,11 @@ impl AppState {
     /// The registered actions.
     pub fn registry(&self) -> &Registry {
         &self.0.registry
+    }
+
+    /// The action called `name` and its budget.
+    pub fn action(&self, name: &str) -> Option<&Armed> {
+        self.0.actions.get(name)
     }
 
     /// The cluster client and its deadline; `None` without a cluster.

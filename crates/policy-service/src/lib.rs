@@ -3,8 +3,10 @@
 //!
 //! An AI engine asks `POST /api/v1/policy/evaluate` whether it may run an action on a
 //! resource. The answer names the rule that decided and, when allowed, carries an Ed25519
-//! decision token that binds the action, resource, requester, policy version and expiry; the
-//! executor verifies it against `/.well-known/jwks.json` before it touches the cluster.
+//! decision token that binds the action, resource, requester and expiry, and records the
+//! policy version; the executor verifies it against `/.well-known/jwks.json` before it
+//! touches the cluster, and refuses tokens issued before the JWKS's `minIat` (raised by a
+//! revoking reload, `POLICY_RELOAD_REVOKES`).
 //!
 //! # Layout
 //! - [`config`]: typed configuration from the environment (`.env.example` lists it all).

@@ -42,6 +42,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Executor as _, PgPool, Postgres, QueryBuilder, Row as _};
 use uuid::Uuid;
 
+use super::reads;
 use super::shared::{self, Dialect, budget_message, millis};
 use super::{
     Attempt, AuditQuery, AuditRecord, AuditStore, Begin, Budget, Completion, StatsBucket,
@@ -449,31 +450,11 @@ impl AuditStore for PgStore {
     }
 
     async fn list(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
-        let mut select = shared::list_query::<Postgres>(query);
-        let rows = bounded(
-            "list: reading audit rows",
-            select.build().fetch_all(&self.pool),
-        )
-        .await?;
-        rows.iter()
-            .map(shared::record::<Postgres>)
-            .collect::<Result<_, _>>()
-            .context("list: decoding audit rows")
-            .map_err(StoreError::Unavailable)
+        reads::list(&self.pool, query).await
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<AuditRecord>, StoreError> {
-        let mut select = shared::get_query::<Postgres>(id);
-        let row = bounded(
-            "get: reading an audit row",
-            select.build().fetch_optional(&self.pool),
-        )
-        .await?;
-        row.as_ref()
-            .map(shared::record::<Postgres>)
-            .transpose()
-            .context("get: decoding an audit row")
-            .map_err(StoreError::Unavailable)
+        reads::get(&self.pool, id).await
     }
 
     async fn stats_buckets(
@@ -481,17 +462,7 @@ impl AuditStore for PgStore {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Vec<StatsBucket>, StoreError> {
-        let mut select = shared::stats_query::<Postgres>(since, until);
-        let rows = bounded(
-            "stats: counting audit rows",
-            select.build().fetch_all(&self.pool),
-        )
-        .await?;
-        rows.iter()
-            .map(shared::bucket::<Postgres>)
-            .collect::<Result<_, _>>()
-            .context("stats: decoding counts")
-            .map_err(StoreError::Unavailable)
+        reads::stats_buckets(&self.pool, since, until).await
     }
 }
 

@@ -28,6 +28,7 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row as _, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
+use super::reads;
 use super::shared::{self, Dialect, OPERATION_TIMEOUT, budget_message, decode_error, millis};
 use super::{
     Attempt, AuditQuery, AuditRecord, AuditStatus, AuditStore, Begin, Budget, Completion,
@@ -311,31 +312,11 @@ impl AuditStore for SqliteStore {
     }
 
     async fn list(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
-        let mut select = shared::list_query::<Sqlite>(query);
-        let rows = bounded(
-            "list: reading audit rows",
-            select.build().fetch_all(&self.pool),
-        )
-        .await?;
-        rows.iter()
-            .map(shared::record::<Sqlite>)
-            .collect::<Result<_, _>>()
-            .context("list: decoding audit rows")
-            .map_err(StoreError::Unavailable)
+        reads::list(&self.pool, query).await
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<AuditRecord>, StoreError> {
-        let mut select = shared::get_query::<Sqlite>(id);
-        let row = bounded(
-            "get: reading an audit row",
-            select.build().fetch_optional(&self.pool),
-        )
-        .await?;
-        row.as_ref()
-            .map(shared::record::<Sqlite>)
-            .transpose()
-            .context("get: decoding an audit row")
-            .map_err(StoreError::Unavailable)
+        reads::get(&self.pool, id).await
     }
 
     async fn stats_buckets(
@@ -343,17 +324,7 @@ impl AuditStore for SqliteStore {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Vec<StatsBucket>, StoreError> {
-        let mut select = shared::stats_query::<Sqlite>(since, until);
-        let rows = bounded(
-            "stats: counting audit rows",
-            select.build().fetch_all(&self.pool),
-        )
-        .await?;
-        rows.iter()
-            .map(shared::bucket::<Sqlite>)
-            .collect::<Result<_, _>>()
-            .context("stats: decoding counts")
-            .map_err(StoreError::Unavailable)
+        reads::stats_buckets(&self.pool, since, until).await
     }
 
     async fn reconcile_pending(&self, older_than: Duration) -> Result<u64, StoreError> {
