@@ -67,13 +67,19 @@ impl Settings {
             None => Some(random_secret()),
         };
         let with_defaults = |name: &str| -> Option<String> {
-            set(name).or_else(|| match name {
+            let default = match name {
                 "POLICY_BIND" => Some(DEFAULT_POLICY_BIND.to_owned()),
                 "EXECUTOR_BIND" => Some(DEFAULT_EXECUTOR_BIND.to_owned()),
                 "DATABASE_URL" => Some(DEFAULT_DATABASE_URL.to_owned()),
                 "JWT_SECRET" => generated_secret.clone(),
                 _ => None,
-            })
+            };
+            match default {
+                Some(default) => Some(set(name).unwrap_or(default)),
+                // As it is: the configurations tell an empty value from an unset one where
+                // that matters (EXECUTOR_PROTECTED_NAMESPACES=).
+                None => lookup(name),
+            }
         };
         let policy = policy_service::config::Config::from_lookup(with_defaults)
             .map_err(|e| SettingsError(e.to_string()))?;
@@ -258,6 +264,20 @@ mod tests {
         );
         let err = settings(&[("POLICY_BIND", "nowhere")]).unwrap_err();
         assert!(err.to_string().starts_with("POLICY_BIND"), "{err}");
+    }
+
+    #[test]
+    fn settings_are_validated_as_the_services_validate_them() {
+        let err = settings(&[("EXECUTOR_PROTECTED_NAMESPACES", "")]).unwrap_err();
+        assert!(err.to_string().contains("write `none`"), "{err}");
+        let err = settings(&[("JWT_SECRET", "short")]).unwrap_err();
+        assert!(err.to_string().starts_with("JWT_SECRET"), "{err}");
+        assert!(
+            settings(&[("EXECUTOR_DRY_RUN", "TRUE")])
+                .unwrap()
+                .executor
+                .dry_run
+        );
     }
 
     #[test]

@@ -665,10 +665,33 @@ def cases(suite: Suite, s: Stack) -> None:
     policy("Content-Type text/plain", b'{"action": "restart_pod", "resource": "default/pod/a"}', 415, "text/plain")
     policy("invalid UTF-8", b'{"action": "restart_pod", "resource": "default/pod/\xff"}', 400)
 
+    startup_refusal_cases(suite, s)
+
     # -- at the end ---------------------------------------------------------------------------
 
     suite.case("invariant: mutations == succeeded rows, nothing pending, write-ahead, no retries",
                lambda: print(f"     {s.check_invariant()}"))
+
+
+def startup_refusal_cases(suite: Suite, s: Stack) -> None:
+    """Settings that would silently protect nothing: the executor refuses to start."""
+
+    def capitals_protect_nothing():
+        import subprocess
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(s.dir), "NO_COLOR": "1",
+               "EXECUTOR_BIND": "127.0.0.1:0", "DATABASE_URL": s.db_url, "POLICY_URL": s.policy_url,
+               "KUBECONFIG": str(s.kubeconfig), "JWT_SECRET": s.secret,
+               "EXECUTOR_PROTECTED_NAMESPACES": "KUBE-SYSTEM"}
+        done = subprocess.run([str(s.bin / "executor-service")], env=env, cwd=s.dir, capture_output=True,
+                              stdin=subprocess.DEVNULL, timeout=30)
+        last = (done.stderr.decode(errors="replace").strip().splitlines() or [""])[-1]
+        check(done.returncode == 2, f"exit {done.returncode}, expected 2: {last}")
+        check("EXECUTOR_PROTECTED_NAMESPACES" in last and "`KUBE-SYSTEM` is not a namespace name" in last,
+              f"refusal does not name the variable and entry: {last}")
+
+    suite.case("start-up: EXECUTOR_PROTECTED_NAMESPACES=KUBE-SYSTEM -> refused, naming the entry",
+               capitals_protect_nothing)
+
 
 
 def main() -> int:

@@ -19,8 +19,38 @@ pub const DEFAULT_BIND: &str = "0.0.0.0:4000";
 pub const DEFAULT_POLICY_URL: &str = "http://localhost:3000";
 /// Default protected namespaces (`EXECUTOR_PROTECTED_NAMESPACES`).
 pub const DEFAULT_PROTECTED_NAMESPACES: &str = "kube-system,kube-public,kube-node-lease";
-/// Secrets shorter than this get a warning: HMAC-SHA256 wants a 32-byte key.
-pub const RECOMMENDED_SECRET_LEN: usize = 32;
+/// Shortest HMAC secret accepted (`JWT_SECRET`, each of `EXECUTOR_CLIENT_SECRETS`):
+/// HMAC-SHA256 wants a 32-byte key, and a shorter one can be guessed offline from one
+/// signed request.
+pub const MIN_SECRET_LEN: usize = 32;
+/// The value of `EXECUTOR_PROTECTED_NAMESPACES` that protects no namespace: an empty list
+/// must be asked for, never reached by an empty value or a typo.
+pub const NO_PROTECTED_NAMESPACES: &str = "none";
+
+/// The prefixes of this service's variables: another variable with one of them is a
+/// misspelling, warned about at start-up ([`known_vars`]).
+pub const PREFIXES: &[&str] = &["EXECUTOR_", "RATE_LIMIT_", "DATABASE_"];
+
+/// Every variable [`Config::from_lookup`] reads besides the rate budgets (see
+/// [`known_vars`]); `.env.example` documents each.
+pub const VARS: &[&str] = &[
+    "EXECUTOR_BIND",
+    "POLICY_URL",
+    "DATABASE_URL",
+    "DATABASE_MAX_CONNECTIONS",
+    "JWT_SECRET",
+    "EXECUTOR_CLIENT_SECRETS",
+    "EXECUTOR_MAX_REPLICAS",
+    "EXECUTOR_PROTECTED_NAMESPACES",
+    "EXECUTOR_DRY_RUN",
+    "EXECUTOR_KUBE_TIMEOUT_SECONDS",
+    "EXECUTOR_REQUESTS_PER_SECOND",
+    "EXECUTOR_REQUEST_TIMEOUT_SECONDS",
+    "EXECUTOR_TOKEN_LEEWAY_SECONDS",
+    "EXECUTOR_JWKS_REFRESH_SECONDS",
+    "EXECUTOR_JWKS_MAX_AGE_SECONDS",
+    "EXECUTOR_ADMIN_TOKEN",
+];
 
 /// Budget defaults per key: (ttl seconds, max). The first two are the seed's values.
 const BUDGET_DEFAULTS: &[(&str, u64, u32)] = &[
@@ -38,6 +68,27 @@ pub use warden_service_kit::ConfigError;
 /// `RATE_LIMIT_<KEY>_TTL` / `_MAX` pair for.
 pub fn budget_keys(registry: &Registry) -> Vec<&'static str> {
     registry.names().into_iter().map(|(_, key)| key).collect()
+}
+
+/// Every variable the executor reads for actions with budget keys `budget_keys`:
+/// [`VARS`] and a `RATE_LIMIT_<KEY>_TTL` / `_MAX` pair per key.
+pub fn known_vars(budget_keys: &[&str]) -> Vec<String> {
+    let mut vars: Vec<String> = VARS.iter().map(|v| (*v).to_owned()).collect();
+    for key in budget_keys {
+        let upper = key.to_ascii_uppercase();
+        vars.push(format!("RATE_LIMIT_{upper}_TTL"));
+        vars.push(format!("RATE_LIMIT_{upper}_MAX"));
+    }
+    vars.dedup();
+    vars
+}
+
+/// Warns about each variable of the environment that has one of [`PREFIXES`] but is not
+/// one of [`known_vars`], naming the closest known one.
+pub fn warn_unknown_vars(budget_keys: &[&str]) {
+    let known = known_vars(budget_keys);
+    let known: Vec<&str> = known.iter().map(String::as_str).collect();
+    warden_service_kit::warn_unknown_vars(PREFIXES, &known);
 }
 
 /// The HMAC secrets clients sign with.
@@ -75,23 +126,6 @@ impl Secrets {
         self.per_client
             .get(client)
             .map_or(&self.default, Vec::as_slice)
-    }
-
-    /// Names of secrets shorter than [`RECOMMENDED_SECRET_LEN`] (`JWT_SECRET` or a client).
-    pub fn weak(&self) -> Vec<String> {
-        let mut weak = Vec::new();
-        if self.default.len() < RECOMMENDED_SECRET_LEN {
-            weak.push("JWT_SECRET".to_owned());
-        }
-        let mut clients: Vec<_> = self
-            .per_client
-            .iter()
-            .filter(|(_, s)| s.len() < RECOMMENDED_SECRET_LEN)
-            .map(|(c, _)| format!("EXECUTOR_CLIENT_SECRETS[{c}]"))
-            .collect();
-        clients.sort();
-        weak.extend(clients);
-        weak
     }
 }
 
@@ -170,8 +204,10 @@ pub struct Config {
 
 impl Config {
     /// Reads the configuration from the process environment, for the actions whose
-    /// budget keys are `budget_keys`.
+    /// budget keys are `budget_keys`, first warning about misspelled variables
+    /// ([`warn_unknown_vars`]; logging must be installed, as `run_binary` does).
     pub fn from_env(budget_keys: &[&str]) -> Result<Self, ConfigError> {
+        warn_unknown_vars(budget_keys);
         Self::from_lookup(|name| std::env::var(name).ok(), budget_keys)
     }
 
@@ -188,12 +224,7 @@ impl Config {
                 ConfigError::new("EXECUTOR_BIND", "expected an address like 0.0.0.0:4000")
             })?;
         let policy_url = get("POLICY_URL").unwrap_or_else(|| DEFAULT_POLICY_URL.to_owned());
-        if !(policy_url.starts_with("http://") || policy_url.starts_with("https://")) {
-            return Err(ConfigError::new(
-                "POLICY_URL",
-                "expected an http:// or https:// URL",
-            ));
-        }
+        check_policy_url(&policy_url)?;
         let database_url = get("DATABASE_URL").ok_or_else(|| {
             ConfigError::new(
                 "DATABASE_URL",
@@ -208,6 +239,12 @@ impl Config {
                     "required and must not be empty: the HMAC secret clients sign with",
                 )
             })?;
+        if default_secret.len() < MIN_SECRET_LEN {
+            return Err(ConfigError::new(
+                "JWT_SECRET",
+                format!("too short: at least {MIN_SECRET_LEN} bytes, e.g. `openssl rand -hex 32`"),
+            ));
+        }
         let per_client = match get("EXECUTOR_CLIENT_SECRETS") {
             None => Vec::new(),
             Some(raw) => parse_client_secrets(&raw)?,
@@ -235,13 +272,10 @@ impl Config {
             secrets: Secrets::new(default_secret.into_bytes(), per_client),
             budgets,
             max_replicas: number(&get, "EXECUTOR_MAX_REPLICAS", 50, 0..=100_000)?,
-            protected_namespaces: get("EXECUTOR_PROTECTED_NAMESPACES")
-                .unwrap_or_else(|| DEFAULT_PROTECTED_NAMESPACES.to_owned())
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            // Read unfiltered: an empty value is an error here, not the default.
+            protected_namespaces: protected_namespaces(
+                lookup("EXECUTOR_PROTECTED_NAMESPACES").as_deref(),
+            )?,
             dry_run: boolean(&get, "EXECUTOR_DRY_RUN", false)?,
             kube_timeout,
             requests_per_second: number(&get, "EXECUTOR_REQUESTS_PER_SECOND", 50, 1..=1_000_000)?,
@@ -279,33 +313,92 @@ fn admin_token(raw: &str) -> Result<AdminToken, ConfigError> {
     Ok(AdminToken::new(token))
 }
 
+/// `POLICY_URL`: an `http://` or `https://` URL with a host, nothing after the path.
+fn check_policy_url(raw: &str) -> Result<(), ConfigError> {
+    let expected = "expected an http:// or https:// URL with a host, like http://policy:3000";
+    if !(raw.starts_with("http://") || raw.starts_with("https://")) {
+        return Err(ConfigError::new("POLICY_URL", expected));
+    }
+    let url = reqwest::Url::parse(raw).map_err(|_| ConfigError::new("POLICY_URL", expected))?;
+    let plain = url.host_str().is_some_and(|h| !h.is_empty())
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    if !plain || raw.chars().any(char::is_whitespace) {
+        return Err(ConfigError::new("POLICY_URL", expected));
+    }
+    Ok(())
+}
+
+/// `EXECUTOR_PROTECTED_NAMESPACES`: unset, the default list; `none`, no namespace; else
+/// comma-separated namespace names (DNS-1123 labels, spaces around each ignored). An
+/// entry that is not a namespace name could never match one, so it would protect nothing:
+/// it is refused, and so is an empty value, which would otherwise protect nothing by
+/// accident.
+fn protected_namespaces(raw: Option<&str>) -> Result<Vec<String>, ConfigError> {
+    let var = "EXECUTOR_PROTECTED_NAMESPACES";
+    let Some(raw) = raw else {
+        return Ok(DEFAULT_PROTECTED_NAMESPACES
+            .split(',')
+            .map(str::to_owned)
+            .collect());
+    };
+    if raw.trim() == NO_PROTECTED_NAMESPACES {
+        return Ok(Vec::new());
+    }
+    if raw.split(',').all(|entry| entry.trim().is_empty()) {
+        return Err(ConfigError::new(
+            var,
+            format!(
+                "empty: list namespaces (e.g. {DEFAULT_PROTECTED_NAMESPACES}), or write `{NO_PROTECTED_NAMESPACES}` to protect no namespace"
+            ),
+        ));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (i, entry) in raw.split(',').map(str::trim).enumerate() {
+        if entry.is_empty() {
+            return Err(ConfigError::new(
+                var,
+                format!(
+                    "entry {} is empty (expected namespace,namespace,...)",
+                    i + 1
+                ),
+            ));
+        }
+        if !warden_protocol::is_dns1123_label(entry) {
+            return Err(ConfigError::new(
+                var,
+                format!(
+                    "`{entry}` is not a namespace name (lowercase letters, digits and `-`, at most 63), so it would protect nothing"
+                ),
+            ));
+        }
+        if out.iter().any(|n| n == entry) {
+            return Err(ConfigError::new(var, format!("`{entry}` appears twice")));
+        }
+        out.push(entry.to_owned());
+    }
+    Ok(out)
+}
+
+/// `EXECUTOR_CLIENT_SECRETS`: the list rules of
+/// [`warden_service_kit::config::parse_named_list`], and each secret as long as
+/// `JWT_SECRET` must be. Errors name the client, never the secret.
 fn parse_client_secrets(raw: &str) -> Result<Vec<(String, Vec<u8>)>, ConfigError> {
     let var = "EXECUTOR_CLIENT_SECRETS";
-    let mut out: Vec<(String, Vec<u8>)> = Vec::new();
-    for (i, item) in raw.split(',').map(str::trim).enumerate() {
-        if item.is_empty() {
-            continue;
-        }
-        let (client, secret) = item.split_once('=').ok_or_else(|| {
-            ConfigError::new(
-                var,
-                format!("entry {} has no `=` (expected client=secret,...)", i + 1),
-            )
-        })?;
-        let client = client.trim();
-        if client.is_empty() || secret.is_empty() {
+    let pairs = warden_service_kit::config::parse_named_list(var, raw, "client=secret,...")?;
+    let mut out = Vec::with_capacity(pairs.len());
+    for (client, secret) in pairs {
+        if secret.len() < MIN_SECRET_LEN {
             return Err(ConfigError::new(
                 var,
-                format!("entry {} has an empty client or secret", i + 1),
+                format!(
+                    "the secret of client `{client}` is too short: at least {MIN_SECRET_LEN} bytes, e.g. `openssl rand -hex 32`"
+                ),
             ));
         }
-        if out.iter().any(|(c, _)| c == client) {
-            return Err(ConfigError::new(
-                var,
-                format!("client `{client}` appears twice"),
-            ));
-        }
-        out.push((client.to_owned(), secret.as_bytes().to_vec()));
+        out.push((client, secret.into_bytes()));
     }
     Ok(out)
 }
@@ -393,11 +486,9 @@ fn boolean(
     var: &str,
     default: bool,
 ) -> Result<bool, ConfigError> {
-    match get(var).as_deref().map(str::trim) {
+    match get(var) {
         None => Ok(default),
-        Some("true" | "1" | "yes") => Ok(true),
-        Some("false" | "0" | "no") => Ok(false),
-        Some(_) => Err(ConfigError::new(var, "expected true or false")),
+        Some(raw) => warden_service_kit::config::parse_bool(var, &raw),
     }
 }
 
@@ -459,22 +550,89 @@ mod tests {
     }
 
     #[test]
-    fn short_secrets_are_named_as_weak_but_accepted() {
-        let c = config(&[
-            ("JWT_SECRET", "short"),
-            (
-                "EXECUTOR_CLIENT_SECRETS",
-                "ai-engine=tiny,ops=0123456789abcdef0123456789abcdef",
-            ),
-        ])
-        .unwrap();
+    fn short_secrets_refuse_to_start_naming_the_minimum_not_the_value() {
+        // Act
+        let default = config(&[("JWT_SECRET", "hunter2-short")]).unwrap_err();
+        let client = config(&[(
+            "EXECUTOR_CLIENT_SECRETS",
+            "ops=0123456789abcdef0123456789abcdef,ai-engine=hunter2-tiny",
+        )])
+        .unwrap_err();
+
+        // Assert
         assert_eq!(
-            c.secrets.weak(),
-            ["JWT_SECRET", "EXECUTOR_CLIENT_SECRETS[ai-engine]"]
+            default.to_string(),
+            "JWT_SECRET: too short: at least 32 bytes, e.g. `openssl rand -hex 32`"
         );
-        assert_eq!(c.secrets.for_client("ai-engine"), b"tiny");
-        assert_eq!(c.secrets.for_client("someone-else"), b"short");
-        assert!(!format!("{:?}", c.secrets).contains("tiny"));
+        assert_eq!(client.var, "EXECUTOR_CLIENT_SECRETS");
+        assert!(
+            client.to_string().contains("client `ai-engine`"),
+            "{client}"
+        );
+        assert!(client.to_string().contains("at least 32 bytes"), "{client}");
+        assert!(!client.to_string().contains("hunter2"), "{client}");
+    }
+
+    #[test]
+    fn per_client_secrets_are_used_and_never_shown() {
+        let own = "ai-engine-own-secret-0123456789abcdef";
+        let c = config(&[("EXECUTOR_CLIENT_SECRETS", &format!("ai-engine={own}"))]).unwrap();
+        assert_eq!(c.secrets.for_client("ai-engine"), own.as_bytes());
+        assert_eq!(
+            c.secrets.for_client("someone-else"),
+            b"0123456789abcdef0123456789abcdef"
+        );
+        assert!(!format!("{:?}", c.secrets).contains(own));
+    }
+
+    #[test]
+    fn protected_namespaces_are_namespace_names_or_none() {
+        let listed = config(&[("EXECUTOR_PROTECTED_NAMESPACES", "kube-system, production")]);
+        assert_eq!(
+            listed.unwrap().protected_namespaces,
+            ["kube-system", "production"]
+        );
+        let none = config(&[("EXECUTOR_PROTECTED_NAMESPACES", "none")]).unwrap();
+        assert!(none.protected_namespaces.is_empty());
+        for (value, says) in [
+            ("KUBE-SYSTEM", "`KUBE-SYSTEM` is not a namespace name"),
+            ("kube-system,Staging", "`Staging` is not a namespace name"),
+            ("kube_system", "`kube_system` is not a namespace name"),
+            ("kube-system,,prod", "entry 2 is empty"),
+            ("kube-system,", "entry 2 is empty"),
+            ("prod,prod", "`prod` appears twice"),
+            ("", "write `none`"),
+            (" ", "write `none`"),
+            (",", "write `none`"),
+            (" , ,", "write `none`"),
+        ] {
+            let err = config(&[("EXECUTOR_PROTECTED_NAMESPACES", value)]).unwrap_err();
+            assert_eq!(err.var, "EXECUTOR_PROTECTED_NAMESPACES", "{value:?}");
+            assert!(err.to_string().contains(says), "{value:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn booleans_accept_every_spelling_of_the_shared_parser() {
+        for (value, on) in [("TRUE", true), ("on", true), ("Off", false), ("no", false)] {
+            assert_eq!(config(&[("EXECUTOR_DRY_RUN", value)]).unwrap().dry_run, on);
+        }
+        let err = config(&[("EXECUTOR_DRY_RUN", "perhaps")]).unwrap_err();
+        assert!(err.to_string().contains("yes/no"), "{err}");
+    }
+
+    #[test]
+    fn every_known_variable_is_documented_in_env_example() {
+        let example = include_str!("../../../.env.example");
+        for var in known_vars(KEYS) {
+            assert!(
+                example
+                    .lines()
+                    .any(|l| l.starts_with(&format!("{var}="))
+                        || l.starts_with(&format!("# {var}="))),
+                "{var} is not in .env.example"
+            );
+        }
     }
 
     #[test]
@@ -482,6 +640,9 @@ mod tests {
         for (var, value) in [
             ("EXECUTOR_BIND", "nowhere"),
             ("POLICY_URL", "ftp://x"),
+            ("POLICY_URL", "http://"),
+            ("POLICY_URL", "http://policy:3000?x=1"),
+            ("POLICY_URL", "http://policy :3000"),
             ("RATE_LIMIT_RESTART_TTL", "0"),
             ("RATE_LIMIT_SCALE_MAX", "-1"),
             ("RATE_LIMIT_RESTART_MAX", "100001"),
@@ -491,6 +652,16 @@ mod tests {
             ("EXECUTOR_REQUESTS_PER_SECOND", "0"),
             ("EXECUTOR_CLIENT_SECRETS", "ai-engine"),
             ("EXECUTOR_CLIENT_SECRETS", "a=x,a=y"),
+            (
+                "EXECUTOR_CLIENT_SECRETS",
+                "ai engine=0123456789abcdef0123456789abcdef",
+            ),
+            (
+                "EXECUTOR_CLIENT_SECRETS",
+                "a=0123456789abcdef0123456789abcdef,",
+            ),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcde"),
+            ("EXECUTOR_PROTECTED_NAMESPACES", "KUBE-SYSTEM"),
             ("DATABASE_MAX_CONNECTIONS", "0"),
             ("EXECUTOR_JWKS_REFRESH_SECONDS", "0"),
             ("EXECUTOR_JWKS_MAX_AGE_SECONDS", "5"),

@@ -44,9 +44,6 @@ impl Application {
         registry: Registry,
         client: Option<kube::Client>,
     ) -> anyhow::Result<Application> {
-        for weak in config.secrets.weak() {
-            tracing::warn!(secret = %weak, "HMAC secret is shorter than 32 bytes; use a longer random secret");
-        }
         let store = open_store(&config).await?;
         let refresh = crate::token::KeyRefresh {
             every: config.jwks_refresh,

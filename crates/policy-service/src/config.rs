@@ -21,6 +21,34 @@ pub const MAX_DECISION_TTL: Duration = Duration::from_secs(3600);
 /// A setting that could not be used (the one type both services report).
 pub use warden_service_kit::ConfigError;
 
+/// The prefixes of this service's variables: another variable with one of them is a
+/// misspelling, warned about at start-up.
+pub const PREFIXES: &[&str] = &["POLICY_", "DECISION_"];
+
+/// Every variable [`Config::from_lookup`] reads; `.env.example` documents each.
+pub const VARS: &[&str] = &[
+    "POLICY_BIND",
+    "POLICY_FILE",
+    "DECISION_SIGNING_KEY_FILE",
+    "DECISION_PREVIOUS_KEY_FILES",
+    "DECISION_TTL_SECONDS",
+    "POLICY_API_KEYS",
+    "POLICY_RELOAD_INTERVAL_SECONDS",
+    "POLICY_REQUEST_TIMEOUT_SECONDS",
+    "POLICY_RELOAD_REVOKES",
+];
+
+/// Variables of the executor with one of [`PREFIXES`]: a `.env` both services read holds
+/// them, so they are no misspelling here.
+pub const EXECUTOR_VARS: &[&str] = &["POLICY_URL"];
+
+/// Warns about each variable of the environment that has one of [`PREFIXES`] but is
+/// neither in [`VARS`] nor in [`EXECUTOR_VARS`], naming the closest known one.
+pub fn warn_unknown_vars() {
+    let known = [VARS, EXECUTOR_VARS].concat();
+    warden_service_kit::warn_unknown_vars(PREFIXES, &known);
+}
+
 /// How the policy service is configured.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -48,8 +76,11 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads the configuration from the process environment.
+    /// Reads the configuration from the process environment, first warning about
+    /// misspelled variables ([`warn_unknown_vars`]; logging must be installed, as
+    /// `run_binary` does).
     pub fn from_env() -> Result<Self, ConfigError> {
+        warn_unknown_vars();
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
@@ -82,12 +113,21 @@ impl Config {
         }
         let api_keys = match get("POLICY_API_KEYS") {
             None => None,
-            Some(raw) => Some(ApiKeys::parse(&raw).map_err(|m| {
+            Some(raw) => Some({
+                // The list's form first (empty entries, names, duplicates), as for every
+                // `name=value` list; then what is particular to keys.
+                warden_service_kit::config::parse_named_list(
+                    "POLICY_API_KEYS",
+                    &raw,
+                    "identity=key,...",
+                )?;
+                ApiKeys::parse(&raw).map_err(|m| {
                 ConfigError::new(
                     "POLICY_API_KEYS",
                     format!("{m} (expected identity=key,...; keys of at least {MIN_API_KEY_LEN} characters)"),
                 )
-            })?),
+            })?
+            }),
         };
         Ok(Config {
             bind,
@@ -112,15 +152,9 @@ impl Config {
                 2,
             )?,
             request_timeout,
-            reload_revokes: match get("POLICY_RELOAD_REVOKES").as_deref().map(str::trim) {
-                None | Some("false" | "0" | "no") => false,
-                Some("true" | "1" | "yes") => true,
-                Some(_) => {
-                    return Err(ConfigError::new(
-                        "POLICY_RELOAD_REVOKES",
-                        "expected true or false",
-                    ));
-                }
+            reload_revokes: match get("POLICY_RELOAD_REVOKES") {
+                None => false,
+                Some(raw) => warden_service_kit::config::parse_bool("POLICY_RELOAD_REVOKES", &raw)?,
             },
         })
     }
@@ -179,6 +213,15 @@ mod tests {
             ("POLICY_API_KEYS", "ai-engine=short"),
             ("POLICY_API_KEYS", "no-equals-sign-here-at-all"),
             ("POLICY_RELOAD_REVOKES", "sometimes"),
+            (
+                "POLICY_API_KEYS",
+                "ai-engine=0123456789abcdef,,ops=0123456789abcdef-ops",
+            ),
+            ("POLICY_API_KEYS", "ai-engine=0123456789abcdef,"),
+            ("POLICY_API_KEYS", "ai engine=0123456789abcdef"),
+            ("POLICY_API_KEYS", "=0123456789abcdef"),
+            ("POLICY_API_KEYS", "a=0123456789abcdef,a=0123456789abcdef-2"),
+            ("POLICY_API_KEYS", ","),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{value}");
@@ -189,6 +232,41 @@ mod tests {
     fn api_key_errors_never_echo_the_key() {
         let err = config(&[("POLICY_API_KEYS", "ai-engine=tooshort")]).unwrap_err();
         assert!(!err.to_string().contains("tooshort"), "{err}");
+    }
+
+    #[test]
+    fn api_key_list_errors_name_the_identity_not_the_key() {
+        let err = config(&[(
+            "POLICY_API_KEYS",
+            "ops=hunter2hunter2hunter2,ops=hunter3hunter3hunter3",
+        )])
+        .unwrap_err();
+        assert!(err.to_string().contains("`ops` appears twice"), "{err}");
+        assert!(!err.to_string().contains("hunter"), "{err}");
+    }
+
+    #[test]
+    fn reload_revokes_takes_every_boolean_spelling() {
+        for (value, on) in [("TRUE", true), ("yes", true), ("on", true), ("OFF", false)] {
+            let c = config(&[("POLICY_RELOAD_REVOKES", value)]).unwrap();
+            assert_eq!(c.reload_revokes, on, "{value}");
+        }
+        let err = config(&[("POLICY_RELOAD_REVOKES", "sometimes")]).unwrap_err();
+        assert!(err.to_string().contains("true/false, yes/no"), "{err}");
+    }
+
+    #[test]
+    fn every_known_variable_is_documented_in_env_example() {
+        let example = include_str!("../../../.env.example");
+        for var in VARS.iter().chain(EXECUTOR_VARS) {
+            assert!(
+                example
+                    .lines()
+                    .any(|l| l.starts_with(&format!("{var}="))
+                        || l.starts_with(&format!("# {var}="))),
+                "{var} is not in .env.example"
+            );
+        }
     }
 
     #[test]

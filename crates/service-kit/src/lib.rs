@@ -2,7 +2,10 @@
 //!
 //! - [`run_binary`]: the start-up every binary shares (`.env`, logging, configuration,
 //!   runtime, exit codes);
-//! - [`ConfigError`]: the configuration error both services report, naming the variable;
+//! - [`ConfigError`]: the configuration error both services report, naming the variable,
+//!   and the parsers of shared value kinds ([`config::parse_bool`],
+//!   [`config::parse_named_list`]);
+//! - [`warn_unknown_vars`]: a warning for each misspelled setting, naming the closest one;
 //! - [`init_tracing`]: text or JSON log lines (`LOG_FORMAT`), filtered by `RUST_LOG`;
 //! - [`shutdown_signal`]: SIGTERM or Ctrl-C, when every server stops;
 //! - [`load_dotenv`]: the `.env` rule (read when present, the environment wins);
@@ -16,7 +19,8 @@
 //!
 //! # Layout
 //! - [`start`]: the start-up sequence, [`run_binary`].
-//! - [`config`]: the configuration error, [`ConfigError`].
+//! - [`config`]: the configuration error, [`ConfigError`], and the shared value parsers.
+//! - [`env_names`]: misspelled settings, [`warn_unknown_vars`].
 //! - [`telemetry`]: logging set-up, [`init_tracing`].
 //! - [`shutdown`]: the stop signals, [`shutdown_signal`].
 //! - [`serve`](mod@serve): the server loop.
@@ -24,6 +28,7 @@
 //! - this file: `.env`, HTTP metrics and the request layers.
 
 pub mod config;
+pub mod env_names;
 pub mod request_id;
 pub mod serve;
 pub mod shutdown;
@@ -31,6 +36,7 @@ pub mod start;
 pub mod telemetry;
 
 pub use config::ConfigError;
+pub use env_names::warn_unknown_vars;
 pub use serve::serve;
 pub use shutdown::shutdown_signal;
 pub use start::run_binary;
