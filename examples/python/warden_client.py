@@ -87,8 +87,10 @@ class WardenClient:
         if requests is None:
             raise ImportError("WardenClient needs the requests package (pip install requests)")
 
-    def evaluate(self, action: str, resource: str, metadata: dict, request_type: str = "self_healing") -> dict:
-        """Asks the policy service; returns the decision (allowed or not)."""
+    def evaluate(self, action: str, resource: str, metadata: dict, request_type: str = "self_healing",
+                 params: Optional[dict] = None) -> dict:
+        """Asks the policy service; returns the decision (allowed or not). With ``params`` (the
+        ``actionParams`` to execute with) the decision is bound to exactly those."""
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         answer = requests.post(
             f"{self.policy_url}/api/v1/policy/evaluate",
@@ -97,6 +99,7 @@ class WardenClient:
                 "resource": resource,
                 "type": request_type,
                 "context": {"userId": self.requested_by, "metadata": metadata},
+                **({"params": params} if params is not None else {}),
             },
             headers=headers,
             timeout=self.timeout,
@@ -142,7 +145,7 @@ class WardenClient:
 
     def remediate(self, action: str, resource: str, params: dict, metadata: dict, dry_run: bool = False) -> dict:
         """The whole flow: evaluate, then execute if allowed."""
-        decision = self.evaluate(action, resource, metadata)
+        decision = self.evaluate(action, resource, metadata, params=params)
         return self.execute(action, params, decision, dry_run=dry_run)
 
 

@@ -68,7 +68,7 @@ def get_json(url: str, timeout: float = 30.0):
 
 
 AUDIT_COLUMNS = '''id::text, status, "reasonCode", "dryRun", "actionType", "requestedBy",
-                   namespace, "targetKind", "targetName", "decisionId", error'''
+                   namespace, "targetKind", "targetName", "decisionId", error, "clientIp", "requestId"'''
 
 
 def audit_rows(db_url: str, where: str = "TRUE") -> list:

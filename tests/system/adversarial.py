@@ -666,6 +666,7 @@ def cases(suite: Suite, s: Stack) -> None:
     policy("invalid UTF-8", b'{"action": "restart_pod", "resource": "default/pod/\xff"}', 400)
 
     startup_refusal_cases(suite, s)
+    params_binding_cases(suite, s)
 
     # -- at the end ---------------------------------------------------------------------------
 
@@ -692,6 +693,60 @@ def startup_refusal_cases(suite: Suite, s: Stack) -> None:
     suite.case("start-up: EXECUTOR_PROTECTED_NAMESPACES=KUBE-SYSTEM -> refused, naming the entry",
                capitals_protect_nothing)
 
+
+def params_binding_cases(suite: Suite, s: Stack) -> None:
+    """A decision evaluated with `params` binds them: other `actionParams` are 403
+    `token_binding`, audited, and nothing reaches the cluster; the same params run."""
+    s.seed_deployment(NS, "adv-params", 3)
+    s.seed_pods(NS, ["adv-params-a", "adv-params-b"])
+
+    def evaluate(action: str, resource: str, params: dict) -> dict:
+        answer = post_json(f"{s.policy_url}/api/v1/policy/evaluate", {
+            "action": action, "resource": resource, "type": "self_healing",
+            "context": {"userId": ENGINE, "metadata": {"severity": "high", "confidence": 0.93}},
+            "params": params,
+        })
+        check(answer.status == 200, f"evaluate {action} {resource}: {answer}")
+        return answer.json
+
+    def scale(replicas: int) -> dict:
+        return {"namespace": NS, "deploymentName": "adv-params", "replicas": replicas}
+
+    def asked_three_ran_zero():
+        decision = evaluate("scale_deployment", f"{NS}/deployment/adv-params", scale(3))
+        check(decision.get("allowed") is True and decision.get("token"), f"not allowed: {decision}")
+        refused(s, execute_body("scale_deployment", scale(0), ENGINE, decision, s.secret), 403,
+                "token_binding", message="other parameters")
+        check(s.replicas(NS, "adv-params") == 3, "adv-params was scaled")
+
+    suite.case("params: decision for replicas 3, execute with 0 -> 403 token_binding, nothing mutated",
+               asked_three_ran_zero)
+
+    def other_pod_in_a_namespace_wide_decision():
+        # The resource binding alone would let `default:resource` restart any pod in it.
+        decision = evaluate("restart_pod", f"{NS}:resource", restart_params("adv-params-a"))
+        check(decision.get("allowed") is True, f"not allowed: {decision}")
+        refused(s, execute_body("restart_pod", restart_params("adv-params-b"), ENGINE, decision, s.secret),
+                403, "token_binding", targets=((NS, "adv-params-a"), (NS, "adv-params-b")))
+
+    suite.case("params: namespace-wide decision for pod a, execute on pod b -> 403 token_binding",
+               other_pod_in_a_namespace_wide_decision)
+
+    def zero_needs_approval():
+        decision = evaluate("scale_deployment", f"{NS}/deployment/adv-params", scale(0))
+        check(decision.get("decision") == "require_approval" and not decision.get("token"),
+              f"scaling to zero was not sent for approval: {decision}")
+
+    suite.case("params: scaling to zero with params -> require_approval, no token", zero_needs_approval)
+
+    def same_params_run():
+        decision = evaluate("scale_deployment", f"{NS}/deployment/adv-params", scale(4))
+        answer = s.execute(execute_body("scale_deployment", scale(4), ENGINE, decision, s.secret))
+        check(answer.status == 200 and answer.json["success"] is True, f"refused: {answer}")
+        check(s.wait_final(answer.json["auditId"])["status"] == "succeeded", "row not succeeded")
+        check(s.replicas(NS, "adv-params") == 4, "adv-params was not scaled to 4")
+
+    suite.case("params: control, execute with the params evaluated -> 200, scaled", same_params_run)
 
 
 def main() -> int:

@@ -73,6 +73,7 @@ impl Prepared {
             subject: &self.subject,
             roles: &self.roles,
             context: self.request.context.as_ref(),
+            params: self.request.params.as_ref(),
         }
     }
 }
@@ -93,5 +94,6 @@ pub fn seed_request() -> PolicyRequest {
             metadata,
             ..RequestContext::default()
         }),
+        params: None,
     }
 }

@@ -4,7 +4,8 @@
 //! 2. JSON shape, known `actionType`, parameters validated by the action (400);
 //! 3. HMAC signature over the client's serialisation, per-client secret (401);
 //! 4. decision token: EdDSA signature against the policy service's JWKS, expiry, and
-//!    binding to this action, target and requester (403);
+//!    binding to this action, target, requester and, when the decision was made on
+//!    them, these exact parameters (403);
 //! 5. guardrails that hold whatever the policy says: protected namespaces (403);
 //! 6. in one transaction: single use of the decision (409), rate budget (429) and the
 //!    `pending` audit row (503 if the store is down — nothing runs);
@@ -23,7 +24,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use uuid::Uuid;
-use warden_protocol::{ExecuteRequest, ExecuteResponse, ResourceRef};
+use warden_protocol::{ExecuteRequest, ExecuteResponse, ResourceRef, params_digest};
 
 use crate::AppState;
 use crate::actions::Prepared;
@@ -269,6 +270,12 @@ async fn check_and_run(
     }
     if claims.sub != request.requested_by {
         return Err(ExecError::Binding("it was issued to another requester"));
+    }
+    // A decision made without params covers any; one made on params covers only those.
+    if let Some(digest) = &claims.prm
+        && *digest != params_digest(&request.action_params)
+    {
+        return Err(ExecError::Binding("it was issued for other parameters"));
     }
     if let Some(id) = request.policy_decision.get("decisionId")
         && id.as_str() != Some(claims.jti.as_str())

@@ -196,6 +196,7 @@ fn claims_issued_at(iat: i64) -> DecisionClaims {
         res: RESOURCE.into(),
         pv: "sha256:test".into(),
         rule: "test-rule".into(),
+        prm: None,
     }
 }
 

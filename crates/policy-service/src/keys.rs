@@ -266,6 +266,7 @@ mod tests {
             res: "default/pod/web-1".into(),
             pv: "sha256:00".into(),
             rule: "allow".into(),
+            prm: None,
         }
     }
 

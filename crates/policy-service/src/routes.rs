@@ -6,11 +6,11 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::IntoResponse;
 use chrono::{SecondsFormat, Utc};
-use serde_json::json;
+use serde_json::{Value, json};
 use warden_policy::Input;
 use warden_protocol::{
     DecisionClaims, DecisionKind, ErrorBody, PolicyDecision, PolicyRequest, ResourceRef,
-    TOKEN_AUDIENCE, TOKEN_ISSUER,
+    TOKEN_AUDIENCE, TOKEN_ISSUER, params_digest,
 };
 
 use crate::AppState;
@@ -109,6 +109,7 @@ pub async fn evaluate(
         subject: &subject,
         roles: &roles,
         context,
+        params: request.params.as_ref(),
     };
     let (decision, explanation) = if explain {
         let (decision, trace) = policy.explain(&input);
@@ -134,6 +135,12 @@ pub async fn evaluate(
                 res: canonical.clone(),
                 pv: policy.version().to_owned(),
                 rule: rule.to_owned(),
+                // Bound only when given, so the clients that send none keep working and
+                // their decisions cover any parameters, as they always did.
+                prm: request
+                    .params
+                    .as_ref()
+                    .map(|params| params_digest(&Value::Object(params.clone()))),
             };
             Some(
                 state

@@ -28,7 +28,15 @@ const TOP_KEYS: &[&str] = &[
     "principals",
     "rules",
 ];
-const RULE_KEYS: &[&str] = &["id", "description", "effect", "reason", "match", "when"];
+const RULE_KEYS: &[&str] = &[
+    "id",
+    "description",
+    "effect",
+    "reason",
+    "match",
+    "requireParams",
+    "when",
+];
 const MATCH_KEYS: &[&str] = &["actions", "types", "subjects", "resources"];
 const SUBJECT_KEYS: &[&str] = &["users", "roles"];
 const PRINCIPAL_KEYS: &[&str] = &["roles", "description"];
@@ -329,8 +337,21 @@ fn compile_rule(node: &Node, seen: &mut HashMap<String, Pos>, d: &mut Diagnostic
         users: None,
         roles: None,
         resources: None,
+        require_params: false,
         when: None,
     };
+    if let Some(node) = yaml::get(entries, "requireParams") {
+        match node.value {
+            Value::Bool(b) => rule.require_params = b,
+            _ => d.error(
+                node.pos,
+                format!(
+                    "`requireParams` must be true or false, found {}",
+                    node.value.kind_name()
+                ),
+            ),
+        }
+    }
     if let Some(m) = yaml::get(entries, "match") {
         compile_match(m, &mut rule, d);
     }

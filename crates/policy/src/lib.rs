@@ -60,9 +60,28 @@
 //! | `reason` | yes | the text returned with the decision |
 //! | `description` | no | notes for policy authors |
 //! | `match` | no | targets, below; an absent key matches anything |
+//! | `requireParams` | no | `true`: the request must carry `params` (below); default `false` |
 //! | `when` | no | a condition, below |
 //!
 //! A rule *matches* a request when every target given matches and its condition holds.
+//!
+//! ## Parameters (`params`)
+//!
+//! A request may carry the action's parameters as `params`, the same object the client
+//! then sends the executor as `actionParams` (e.g. `{namespace, deploymentName,
+//! replicas}`). Conditions read them as `params.<path>`. What a decision covers depends
+//! on whether they were given:
+//!
+//! - **with `params`**, an allowing decision's token binds their digest, and the
+//!   executor runs the action only with exactly those parameters;
+//! - **without**, the decision covers *any* parameters for that action, resource and
+//!   requester, and every `params.*` condition reads a missing field (so it fails closed,
+//!   below).
+//!
+//! `requireParams: true` makes a rule read a request without `params` the same fail-closed
+//! way: an `allow` or `require_approval` rule does **not** match it, a `deny` rule
+//! **does**. Put it on allow rules whose conditions look at the parameters, so that a
+//! client cannot pass a `params.replicas == 0` check by leaving `params` out.
 //!
 //! # Targets (`match`)
 //!
@@ -131,6 +150,7 @@
 //! | `context.userId`, `context.role`, `context.ipAddress`, `context.userAgent` | as sent by the client |
 //! | `context.metadata.<path>`, or `metadata.<path>` | a dotted path into the metadata JSON (`metadata.incident.id`, `metadata.pods.0`) |
 //! | `context.<name>.<path>` | any other context field |
+//! | `params.<path>` | a dotted path into the request's `params`, the action's parameters (`params.replicas`) |
 //!
 //! Operators:
 //!
@@ -212,6 +232,7 @@ mod yaml;
 use std::collections::HashMap;
 use std::path::Path;
 
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use warden_protocol::{DecisionKind, RequestContext, ResourceRef, RuleTrace};
 
@@ -254,6 +275,7 @@ const DEFAULT_REASON_WIDE: &str = "no rule allows this action on the whole reque
 ///     subject: "ai-engine",
 ///     roles: &roles,
 ///     context: None,
+///     params: None,
 /// };
 ///
 /// let decision = policy.evaluate(&input);
@@ -288,6 +310,9 @@ pub struct Input<'a> {
     pub roles: &'a [String],
     /// The request's context, read by `context.*` and `metadata.*` fields.
     pub context: Option<&'a RequestContext>,
+    /// The action's parameters (the request's `params`), read by `params.*` fields and
+    /// required by rules with `requireParams: true`.
+    pub params: Option<&'a Map<String, Value>>,
 }
 
 /// The outcome of an evaluation, borrowing its texts from the policy.

@@ -24,6 +24,8 @@ pub(crate) struct Rule {
     pub(crate) users: Option<Vec<Glob>>,
     pub(crate) roles: Option<Vec<Glob>>,
     pub(crate) resources: Option<Vec<ResourcePattern>>,
+    /// `requireParams: true`: the request must carry the action's parameters.
+    pub(crate) require_params: bool,
     pub(crate) when: Option<Cond>,
 }
 
@@ -48,6 +50,9 @@ pub(crate) enum Verdict<'r> {
     Match,
     /// A deny rule whose condition could not be evaluated: it applies (fail closed).
     MatchFailClosed(&'r Leaf, Fault),
+    /// A deny rule with `requireParams` and a request without params: it applies (fail
+    /// closed), since the parameters it cannot see might be the ones it denies.
+    MatchWithoutParams,
     /// The rule does not apply, and the first reason why.
     Miss(Miss<'r>),
 }
@@ -66,6 +71,8 @@ pub(crate) enum Miss<'r> {
     User,
     Role,
     Resource,
+    /// `requireParams` on an allow or approval rule, and the request has no params.
+    NoParams,
     False(&'r Cond),
     Error(&'r Leaf, Fault),
 }
@@ -121,6 +128,13 @@ impl Rule {
                 return Verdict::Miss(Miss::Resource);
             }
         }
+        if self.require_params && input.params.is_none() {
+            return if self.intersects() {
+                Verdict::MatchWithoutParams
+            } else {
+                Verdict::Miss(Miss::NoParams)
+            };
+        }
         match self.when.as_ref().map(|c| c.eval(input)) {
             None | Some(Truth::True) => Verdict::Match,
             Some(Truth::False(witness)) => Verdict::Miss(Miss::False(witness)),
@@ -147,6 +161,13 @@ impl Rule {
                     "{}; a deny rule applies when its condition cannot be evaluated (fail closed)",
                     leaf.describe_fault(fault)
                 ));
+            }
+            Verdict::MatchWithoutParams => {
+                return Some(
+                    "the request has no `params`, which this rule requires; a deny rule \
+                     applies without them (fail closed)"
+                        .to_owned(),
+                );
             }
             Verdict::Miss(miss) => miss,
         };
@@ -191,6 +212,9 @@ impl Rule {
                     format!("resource `{}` does not match [{patterns}]", input.resource)
                 }
             }
+            Miss::NoParams => "the request has no `params`, which this rule requires \
+                 (`requireParams: true`)"
+                .to_owned(),
             Miss::False(cond) => cond.describe_false(),
             Miss::Error(leaf, fault) => format!(
                 "{}; {} rule does not apply when its condition cannot be evaluated",

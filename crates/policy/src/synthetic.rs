@@ -135,5 +135,6 @@ pub fn sample_request(rules: usize, seed: usize) -> PolicyRequest {
             metadata,
             ..RequestContext::default()
         }),
+        params: None,
     }
 }

@@ -241,7 +241,7 @@ fn read_request(node: &Node, d: &mut Diagnostics) -> Option<(PolicyRequest, Reso
     // than no test.
     check_keys(
         entries,
-        &["action", "resource", "type", "context"],
+        &["action", "resource", "type", "context", "params"],
         "`request`",
         d,
     );
@@ -320,6 +320,7 @@ fn run_case(policy: &Policy, case: &Case) -> CaseResult {
         subject: &subject,
         roles: &roles,
         context,
+        params: case.request.params.as_ref(),
     };
     let decision = policy.evaluate(&input);
     let rule_ok = match &case.expect.rule {

@@ -7,16 +7,20 @@
 //! - [`policy`]: the policy service's request ([`PolicyRequest`]), its answer
 //!   ([`PolicyDecision`]), and the claims of the signed decision token ([`DecisionClaims`])
 //!   that the executor verifies.
+//! - [`params`]: [`params_digest`], the canonical JSON digest of an action's parameters
+//!   that a decision token binds (claim `prm`) and the executor checks.
 //! - [`execute`]: the executor's request ([`ExecuteRequest`]) and answer ([`ExecuteResponse`]),
 //!   and the names of the built-in actions ([`BUILTIN_ACTIONS`]).
 //!
 //! Field names on the wire are camelCase to stay compatible with the clients in the field.
 
 pub mod execute;
+pub mod params;
 pub mod policy;
 pub mod resource;
 
 pub use execute::{BUILTIN_ACTIONS, ExecuteRequest, ExecuteResponse};
+pub use params::{canonical_json, params_digest};
 pub use policy::{
     DecisionClaims, DecisionKind, ErrorBody, PolicyDecision, PolicyRequest, RequestContext,
     RuleTrace, TOKEN_AUDIENCE, TOKEN_ISSUER,

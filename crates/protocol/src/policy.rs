@@ -28,6 +28,13 @@ pub struct PolicyRequest {
     /// Who asks and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<RequestContext>,
+    /// The action's parameters, the same object the client will send as `actionParams`
+    /// to the executor. Rules read them as `params.<path>`; when given, an allowing
+    /// decision's token binds their digest (claim `prm`) and the executor refuses other
+    /// parameters. Without them a decision covers any parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub params: Option<Map<String, Value>>,
 }
 
 /// The `context` object of a policy request.
@@ -159,6 +166,11 @@ pub struct DecisionClaims {
     pub pv: String,
     /// The rule that allowed it.
     pub rule: String,
+    /// [`crate::params_digest`] of the parameters evaluated, when the request carried
+    /// `params`: the executor then runs the action only with exactly those. Absent, the
+    /// decision binds no parameters (tokens issued before the claim existed included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prm: Option<String>,
 }
 
 /// The JSON body of every error answer of the policy service.

@@ -34,6 +34,7 @@ impl ClaimsBuilder {
                 res: "default/pod/api-pod-12345".into(),
                 pv: "sha256:test".into(),
                 rule: "test-rule".into(),
+                prm: None,
             },
         }
     }

@@ -33,6 +33,7 @@ impl Field {
             Field::UserAgent => text(ctx.and_then(|c| c.user_agent.as_ref())),
             Field::Metadata(path) => ctx.map_or(Found::Missing, |c| walk(&c.metadata, path)),
             Field::Extra(path) => ctx.map_or(Found::Missing, |c| walk(&c.extra, path)),
+            Field::Params(path) => input.params.map_or(Found::Missing, |p| walk(p, path)),
         }
     }
 }

@@ -28,7 +28,8 @@ pub(crate) use self::compile::compile;
 /// Every field root a condition may read, for the "unknown field" message.
 const FIELDS_HELP: &str = "action, type, resource.namespace, resource.kind, resource.name, \
      subject.id, subject.roles, context.userId, context.role, context.ipAddress, \
-     context.userAgent, context.metadata.<path> (or metadata.<path>), context.<name>";
+     context.userAgent, context.metadata.<path> (or metadata.<path>), context.<name>, \
+     params.<path>";
 
 /// What a condition reads from the request.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +49,8 @@ pub(crate) enum Field {
     Metadata(Box<[Box<str>]>),
     /// `context.<name>.<path…>` read from the context's extra fields.
     Extra(Box<[Box<str>]>),
+    /// A path into the request's `params`, the action's parameters (at least one segment).
+    Params(Box<[Box<str>]>),
 }
 
 impl Field {
@@ -78,12 +81,19 @@ impl Field {
                     "field `{text}` needs a path into the metadata, e.g. `metadata.severity`"
                 ));
             }
+            "params" => {
+                return Err(format!(
+                    "field `{text}` needs a path into the action's parameters, e.g. `params.replicas`"
+                ));
+            }
             _ => {
                 if let Some(rest) = text
                     .strip_prefix("context.metadata.")
                     .or_else(|| text.strip_prefix("metadata."))
                 {
                     Field::Metadata(path(rest)?)
+                } else if let Some(rest) = text.strip_prefix("params.") {
+                    Field::Params(path(rest)?)
                 } else if let Some(rest) = text.strip_prefix("context.") {
                     Field::Extra(path(rest)?)
                 } else {
@@ -110,6 +120,7 @@ impl fmt::Display for Field {
             Field::UserAgent => ("context.userAgent", None),
             Field::Metadata(p) => ("metadata", Some(p)),
             Field::Extra(p) => ("context", Some(p)),
+            Field::Params(p) => ("params", Some(p)),
         };
         f.write_str(root)?;
         for segment in path.iter().flat_map(|p| p.iter()) {

@@ -96,6 +96,7 @@ pub struct Req {
     pub subject: String,
     pub roles: Vec<String>,
     pub context: Option<RequestContext>,
+    pub params: Option<serde_json::Map<String, Value>>,
 }
 
 impl Req {
@@ -110,7 +111,17 @@ impl Req {
             subject: "ai-engine".to_owned(),
             roles: vec!["service".to_owned()],
             context: None,
+            params: None,
         }
+    }
+
+    /// Sets the action's parameters (`params`) from a JSON object.
+    pub fn params(mut self, params: Value) -> Req {
+        let Value::Object(map) = params else {
+            panic!("params must be a JSON object");
+        };
+        self.params = Some(map);
+        self
     }
 
     pub fn typ(mut self, t: &str) -> Req {
@@ -149,6 +160,7 @@ impl Req {
             subject: &self.subject,
             roles: &self.roles,
             context: self.context.as_ref(),
+            params: self.params.as_ref(),
         }
     }
 }
@@ -208,6 +220,7 @@ pub fn with_wire_input<T>(
         subject: &subject,
         roles: &roles,
         context: request.context.as_ref(),
+        params: request.params.as_ref(),
     };
     f(&input)
 }
