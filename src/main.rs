@@ -2,10 +2,29 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use executor_service::actions::Registry;
 use executor_service::kube_client::{self, WithoutCluster};
 
+/// Warden in one process: starts the policy service (127.0.0.1:3000) and the executor
+/// (127.0.0.1:4000) on embedded defaults, for a trial without anything installed.
+///
+/// It takes no subcommands. The production binaries are `policy-service` and
+/// `executor-service`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "warden",
+    version,
+    after_help = "Settings: environment variables (or a .env file), listed with their \
+                  defaults in .env.example; README.md says what this process sets \
+                  differently (SQLite audit store, a generated JWT_SECRET, no cluster \
+                  unless one is found)."
+)]
+struct Cli {}
+
 fn main() -> ExitCode {
+    // Parsed before anything reads the environment: `--help` needs no configuration.
+    Cli::parse();
     // The one registry of this process: which budgets the settings read, and what the
     // executor serves.
     let registry = Registry::with_builtins();

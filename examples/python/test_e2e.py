@@ -2,7 +2,7 @@
 
 Run by ``examples/python/run-e2e``, which starts the fake Kubernetes API server, the policy
 service and the executor on a fresh Postgres database and passes their addresses in
-FAKE_URL, POLICY_URL, EXECUTOR_URL, DATABASE_URL and the HMAC secret in JWT_SECRET. Each
+FAKE_URL, POLICY_URL, EXECUTOR_URL, DATABASE_URL and the HMAC secret in JWT_SECRET (or its alias WARDEN_SECRET). Each
 case asserts the HTTP outcome, the state of the fake cluster, and the audit row.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import requests
 
-from warden_client import ExecutionFailed, NotAllowed, OutcomeUnknown, WardenClient
+from warden_client import ExecutionFailed, NotAllowed, OutcomeUnknown, WardenClient, WardenError, secret_from_env
 
 # The system invariant, the one the system test suites check too.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "lib"))
@@ -63,7 +63,7 @@ def wait_for_final(audit_id: str) -> tuple[str, str, bool]:
 
 
 def client(**overrides) -> WardenClient:
-    settings = {"secret": os.environ["JWT_SECRET"], **overrides}
+    settings = {"secret": secret_from_env(), **overrides}
     return WardenClient(os.environ["POLICY_URL"], os.environ["EXECUTOR_URL"], **settings)
 
 
@@ -144,6 +144,17 @@ class Flow(unittest.TestCase):
         deletes = [r for r in requests.get(f"{FAKE}/_fake/requests", timeout=5).json()
                    if r["method"] == "DELETE" and r["path"].endswith("/pods/py-slow")]
         self.assertEqual(len(deletes), 1)
+
+
+class SecretFromEnv(unittest.TestCase):
+    def test_jwt_secret_comes_first_and_warden_secret_is_its_alias(self):
+        self.assertEqual(secret_from_env({"JWT_SECRET": "a", "WARDEN_SECRET": "b"}), "a")
+        self.assertEqual(secret_from_env({"WARDEN_SECRET": "b"}), "b")
+        self.assertEqual(secret_from_env({"JWT_SECRET": "", "WARDEN_SECRET": "b"}), "b")
+
+    def test_neither_is_an_error_naming_jwt_secret(self):
+        with self.assertRaisesRegex(WardenError, "JWT_SECRET"):
+            secret_from_env({})
 
 
 class Invariant(unittest.TestCase):

@@ -19,6 +19,10 @@ What can go wrong, and what the client does about it:
   run, so it is NOT retried (a retry could act twice); raised as ``OutcomeUnknown`` for a
   human or the audit log to settle.
 
+The shared secret is the executor's ``JWT_SECRET``; ``secret_from_env`` reads it from there,
+or from ``WARDEN_SECRET`` (an alias kept for scripts written before the name was settled)
+when ``JWT_SECRET`` is unset.
+
 Only the ``requests`` package is needed, and not even that for ``sign`` alone: the system
 tests (standard library only) import it as the one implementation of the signature.
 """
@@ -28,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import time
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -40,6 +45,20 @@ except ImportError:  # ``sign`` needs only the standard library; the client chec
 
 class WardenError(Exception):
     """Base class of this client's errors."""
+
+
+SECRET_VARIABLES = ("JWT_SECRET", "WARDEN_SECRET")
+
+
+def secret_from_env(environ: Optional[dict] = None) -> str:
+    """The HMAC secret: ``JWT_SECRET`` (the executor's name for it), else its alias
+    ``WARDEN_SECRET``. Empty values count as unset."""
+    environ = os.environ if environ is None else environ
+    for name in SECRET_VARIABLES:
+        value = environ.get(name)
+        if value:
+            return value
+    raise WardenError("set JWT_SECRET to the executor's HMAC secret (WARDEN_SECRET is accepted as an alias)")
 
 
 class NotAllowed(WardenError):
@@ -160,7 +179,7 @@ if __name__ == "__main__":
     import os
     import sys
 
-    parser = argparse.ArgumentParser(description="Restart a pod through Warden (the secret comes from WARDEN_SECRET).")
+    parser = argparse.ArgumentParser(description="Restart a pod through Warden (the secret comes from JWT_SECRET, or its alias WARDEN_SECRET).")
     parser.add_argument("--policy-url", default="http://127.0.0.1:3000")
     parser.add_argument("--executor-url", default="http://127.0.0.1:4000")
     parser.add_argument("--namespace", default="default")
@@ -168,7 +187,12 @@ if __name__ == "__main__":
     parser.add_argument("--severity", default="high")
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args()
-    client = WardenClient(args.policy_url, args.executor_url, os.environ["WARDEN_SECRET"])
+    try:
+        secret = secret_from_env()
+    except WardenError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    client = WardenClient(args.policy_url, args.executor_url, secret)
     try:
         result = client.remediate(
             "restart_pod",

@@ -54,16 +54,120 @@ pub enum WithoutCluster {
 /// operation and kube's retries turned off. When
 /// none is usable, `without` decides between no cluster and an error naming `KUBECONFIG`.
 pub async fn discover(without: WithoutCluster, timeout: Duration) -> anyhow::Result<ClusterChoice> {
-    let kubeconfig_set = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty());
-    let found = match kube::Config::infer().await {
+    let kubeconfig = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty());
+    let found = match infer().await {
         Ok(config) => {
             let description = config.cluster_url.to_string();
             build(config, timeout).map(|client| (client, description))
         }
-        Err(err) => Err(anyhow::Error::new(err)
-            .context("neither a kubeconfig nor an in-cluster ServiceAccount was found")),
+        Err((kubeconfig_error, in_cluster_error)) => Err(anyhow::Error::new(NotFound::new(
+            &in_cluster_error,
+            &kubeconfig_error,
+            kubeconfig.as_deref(),
+        ))),
     };
-    choose(found, without, kubeconfig_set)
+    choose(found, without, kubeconfig.is_some())
+}
+
+/// `kube::Config::infer`, step by step, keeping each step's error: kube's own error joins
+/// them into one line that repeats the innermost cause once per wrapping layer.
+async fn infer()
+-> Result<kube::Config, (kube::config::KubeconfigError, kube::config::InClusterError)> {
+    let mut config = match kube::Config::from_kubeconfig(&Default::default()).await {
+        Ok(config) => config,
+        Err(kubeconfig) => {
+            kube::Config::incluster().map_err(|in_cluster| (kubeconfig, in_cluster))?
+        }
+    };
+    config.apply_debug_overrides();
+    Ok(config)
+}
+
+/// No cluster configuration was found: one short cause per place looked at, in the order
+/// a reader would check them.
+#[derive(Debug)]
+struct NotFound {
+    /// `(place, cause)`.
+    causes: Vec<(&'static str, String)>,
+}
+
+impl NotFound {
+    fn new(
+        in_cluster: &kube::config::InClusterError,
+        kubeconfig: &kube::config::KubeconfigError,
+        kubeconfig_var: Option<&std::ffi::OsStr>,
+    ) -> NotFound {
+        use kube::config::InClusterError as InCluster;
+        let in_cluster = match in_cluster {
+            InCluster::ReadEnvironmentVariable(_) => {
+                "KUBERNETES_SERVICE_HOST/PORT not set (not running in a pod)".to_owned()
+            }
+            InCluster::ReadDefaultNamespace(e) | InCluster::ReadCertificateBundle(e) => format!(
+                "no ServiceAccount files in /var/run/secrets/kubernetes.io/serviceaccount ({})",
+                short_io(e)
+            ),
+            other => other.to_string(),
+        };
+        let file_cause = || short_kubeconfig(kubeconfig);
+        let (from_var, home) = match kubeconfig_var {
+            // A read error names the file of the list that failed; others need the value.
+            Some(_) if matches!(kubeconfig, kube::config::KubeconfigError::ReadConfig(..)) => {
+                (file_cause(), "not read, since KUBECONFIG is set".to_owned())
+            }
+            Some(value) => (
+                format!("{}: {}", value.to_string_lossy(), file_cause()),
+                "not read, since KUBECONFIG is set".to_owned(),
+            ),
+            None => ("not set".to_owned(), file_cause()),
+        };
+        NotFound {
+            causes: vec![
+                ("in-cluster ServiceAccount", in_cluster),
+                ("KUBECONFIG", from_var),
+                ("~/.kube/config", home),
+            ],
+        }
+    }
+
+    /// The causes on one line, for a log field.
+    fn one_line(&self) -> String {
+        self.causes
+            .iter()
+            .map(|(place, cause)| format!("{place}: {cause}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+impl std::fmt::Display for NotFound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "looked in:")?;
+        for (place, cause) in &self.causes {
+            write!(f, "\n  {place}: {cause}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for NotFound {}
+
+/// An I/O error without the `(os error N)` tail.
+fn short_io(err: &std::io::Error) -> String {
+    match err.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => err.to_string(),
+    }
+}
+
+/// A kubeconfig error, without the path the line already names when it is a read error.
+fn short_kubeconfig(err: &kube::config::KubeconfigError) -> String {
+    use kube::config::KubeconfigError as Kubeconfig;
+    match err {
+        Kubeconfig::ReadConfig(e, path) => format!("{}: {}", path.display(), short_io(e)),
+        Kubeconfig::FindPath => "no home directory (HOME is not set)".to_owned(),
+        other => other.to_string(),
+    }
 }
 
 /// [`discover`]'s decision, given what was found.
@@ -86,14 +190,31 @@ fn choose(
         WithoutCluster::Allowed => true,
     };
     if kubeconfig_set || !allowed {
+        let way_out = match (kubeconfig_set, without) {
+            (true, WithoutCluster::Allowed) => {
+                "fix KUBECONFIG, or unset it to run without a cluster"
+            }
+            (true, _) => {
+                "fix KUBECONFIG, or unset it and set EXECUTOR_DRY_RUN=true to run without a cluster"
+            }
+            (false, _) => {
+                "set KUBECONFIG to a cluster's kubeconfig, or EXECUTOR_DRY_RUN=true to run without a cluster"
+            }
+        };
+        let separator = if err.is::<NotFound>() { "; " } else { ": " };
         return Err(anyhow::anyhow!(
-            "KUBECONFIG: no usable Kubernetes configuration: {err:#}"
+            "KUBECONFIG: no usable Kubernetes configuration{separator}{err:#}\n{way_out}"
         ));
     }
     if without != WithoutCluster::Allowed {
+        let looked_in = match err.downcast_ref::<NotFound>() {
+            Some(not_found) => not_found.one_line(),
+            None => format!("{err:#}"),
+        };
         tracing::warn!(
-            error = format!("{err:#}"),
-            "no Kubernetes configuration found; EXECUTOR_DRY_RUN=true, so running without a cluster"
+            looked_in,
+            "no Kubernetes cluster found; EXECUTOR_DRY_RUN=true, so running without one \
+             (set KUBECONFIG to use a cluster)"
         );
     }
     Ok(ClusterChoice {

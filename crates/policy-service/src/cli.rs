@@ -10,7 +10,13 @@ use crate::config::Config;
 
 /// Warden policy service.
 #[derive(Debug, Parser)]
-#[command(name = "policy-service", version, about)]
+#[command(
+    name = "policy-service",
+    version,
+    about,
+    after_help = "Settings: environment variables (or a .env file), listed with their \
+                  defaults in .env.example and described in README.md."
+)]
 pub struct Cli {
     /// What to do; `serve` when omitted.
     #[command(subcommand)]

@@ -19,59 +19,41 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use executor_service::signature::{SignatureForm, SignedPayload, sign};
 use policy_service::keys::DecisionSigner;
 use serde_json::{Value, json};
 use warden_test_support::claims::ClaimsBuilder;
 
-const USAGE: &str = "usage: warden-load --url URL --key FILE [--requests N] [--concurrency N] \
-[--warmup N] [--namespace NS] [--deployment NAME]   (HMAC secret in JWT_SECRET)";
-
-/// Command-line options.
+/// Drives a running executor with valid signed requests and fresh decision tokens, and
+/// reports audited actions per second and latency percentiles.
+///
+/// It takes no subcommands. The executor's HMAC secret comes from JWT_SECRET, never from
+/// the command line; `bench/executor-load` starts everything it needs (see BENCHMARKS.md).
+#[derive(Debug, Parser)]
+#[command(name = "warden-load", version)]
 struct Args {
+    /// The executor's base URL, e.g. http://127.0.0.1:4000.
+    #[arg(long)]
     url: String,
+    /// The policy service's decision signing key (PKCS#8 PEM).
+    #[arg(long, value_name = "FILE")]
     key: std::path::PathBuf,
+    /// Measured requests.
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
     requests: usize,
+    /// Keep-alive connections sending at once.
+    #[arg(long, value_name = "N", default_value_t = 32)]
     concurrency: usize,
+    /// Requests sent before the clock starts.
+    #[arg(long, value_name = "N", default_value_t = 500)]
     warmup: usize,
+    /// The target deployment's namespace.
+    #[arg(long, value_name = "NS", default_value = "load")]
     namespace: String,
+    /// The target deployment.
+    #[arg(long, value_name = "NAME", default_value = "api")]
     deployment: String,
-}
-
-impl Args {
-    fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
-        let mut url = None;
-        let mut key = None;
-        let mut parsed = Args {
-            url: String::new(),
-            key: Default::default(),
-            requests: 20_000,
-            concurrency: 32,
-            warmup: 500,
-            namespace: "load".into(),
-            deployment: "api".into(),
-        };
-        while let Some(flag) = args.next() {
-            let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
-            let number = |text: String| {
-                text.parse::<usize>()
-                    .map_err(|e| format!("{text:?} is not a count: {e}"))
-            };
-            match flag.as_str() {
-                "--url" => url = Some(value()?),
-                "--key" => key = Some(value()?.into()),
-                "--requests" => parsed.requests = number(value()?)?,
-                "--concurrency" => parsed.concurrency = number(value()?)?.max(1),
-                "--warmup" => parsed.warmup = number(value()?)?,
-                "--namespace" => parsed.namespace = value()?,
-                "--deployment" => parsed.deployment = value()?,
-                other => return Err(format!("unknown argument {other:?}")),
-            }
-        }
-        parsed.url = url.ok_or("--url is required")?;
-        parsed.key = key.ok_or("--key is required")?;
-        Ok(parsed)
-    }
 }
 
 /// Builds `count` signed execute bodies, each with its own decision.
@@ -227,15 +209,14 @@ fn ms(d: Duration) -> String {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1)) {
-        Ok(args) => args,
-        Err(err) => {
-            eprintln!("error: {err}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let mut args = Args::parse();
+    // Zero connections would send nothing and report nothing.
+    args.concurrency = args.concurrency.max(1);
     let Some(secret) = std::env::var_os("JWT_SECRET").filter(|s| !s.is_empty()) else {
-        eprintln!("error: JWT_SECRET must hold the executor's HMAC secret\n{USAGE}");
+        eprintln!(
+            "error: JWT_SECRET must hold the executor's HMAC secret\n\n\
+             For more information, try '--help'."
+        );
         return ExitCode::from(2);
     };
     let secret = secret.as_encoded_bytes().to_vec();

@@ -60,7 +60,14 @@ pub struct Stats {
     pub by_type: BTreeMap<String, Figures>,
     /// The same figures for the dry runs of the window, which the others leave out.
     pub dry_run: Figures,
+    /// Present only when the window holds dry runs and no real attempt, so that a dry-run
+    /// deployment's zeros above are not read as "nothing happened".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
+
+/// [`Stats::note`] when every attempt of the window was a dry run.
+pub const ONLY_DRY_RUNS_NOTE: &str = "every attempt in this window was a dry run; see dryRun";
 
 impl Stats {
     /// The figures of `buckets` (rows of `[since, until)`, `since < until`).
@@ -90,11 +97,13 @@ impl Stats {
         }
         let window_seconds = (until - since).as_seconds_f64();
         let figures = |tally: &Tally| tally.figures(window_seconds);
+        let (all, dry_run) = (figures(&all), figures(&dry_run));
+        let note = (all.total == 0 && dry_run.total > 0).then(|| ONLY_DRY_RUNS_NOTE.to_owned());
         Stats {
             since,
             until,
             window_seconds,
-            figures: figures(&all),
+            figures: all,
             by_namespace: by_namespace
                 .iter()
                 .map(|(k, t)| (k.clone(), figures(t)))
@@ -103,7 +112,8 @@ impl Stats {
                 .iter()
                 .map(|(k, t)| (k.clone(), figures(t)))
                 .collect(),
-            dry_run: figures(&dry_run),
+            dry_run,
+            note,
         }
     }
 }
@@ -309,5 +319,31 @@ mod tests {
         assert!(json["denialRate"].is_null());
         assert!(json["averageDurationMs"].is_null());
         assert_eq!(json["dryRun"]["total"], 0);
+        assert!(json.get("note").is_none(), "{json}");
+    }
+
+    #[test]
+    fn a_window_of_dry_runs_only_says_why_its_figures_are_zero() {
+        // Arrange
+        let buckets = [bucket(
+            Some("prod"),
+            Some("restart_pod"),
+            AuditStatus::Succeeded,
+            true,
+            2,
+            &[10, 20],
+        )];
+
+        // Act
+        let stats = Stats::from_buckets(
+            &buckets,
+            at("2026-01-01T00:00:00Z"),
+            at("2026-01-02T00:00:00Z"),
+        );
+
+        // Assert
+        assert_eq!(stats.figures, Figures::default());
+        assert_eq!(stats.dry_run.total, 2);
+        assert_eq!(stats.note.as_deref(), Some(ONLY_DRY_RUNS_NOTE));
     }
 }

@@ -17,68 +17,31 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::Parser;
 use warden_test_support::FakeKube;
 
-const USAGE: &str = "usage: fake-kube [--addr 127.0.0.1:0] [--seed FILE.json] [--kubeconfig PATH]";
-
-/// Command-line options.
+/// Warden's fake Kubernetes API server, for system tests and load scripts.
+///
+/// The first line on stdout is `listening http://HOST:PORT`, once the server is ready. It
+/// runs until SIGINT or SIGTERM. It takes no subcommands and reads no settings; the admin
+/// API under /_fake/ is described on `warden_test_support::FakeKube` (crates/test-support).
+#[derive(Debug, Parser)]
+#[command(name = "fake-kube", version)]
 struct Args {
     /// Where to listen; port 0 picks a free one (read it from the first stdout line).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:0")]
     addr: SocketAddr,
     /// Objects to preload, in the `POST /_fake/objects` format.
+    #[arg(long, value_name = "FILE.json")]
     seed: Option<PathBuf>,
     /// Where to write a kubeconfig pointing at the server, once it listens.
+    #[arg(long, value_name = "PATH")]
     kubeconfig: Option<PathBuf>,
-}
-
-impl Args {
-    fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
-        let mut parsed = Args {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            seed: None,
-            kubeconfig: None,
-        };
-        while let Some(arg) = args.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
-                None => (arg, None),
-            };
-            let mut value = || {
-                inline
-                    .clone()
-                    .or_else(|| args.next())
-                    .ok_or_else(|| format!("{flag} needs a value"))
-            };
-            match flag.as_str() {
-                "--addr" => {
-                    let text = value()?;
-                    parsed.addr = text
-                        .parse()
-                        .map_err(|e| format!("--addr {text:?} is not host:port: {e}"))?;
-                }
-                "--seed" => parsed.seed = Some(PathBuf::from(value()?)),
-                "--kubeconfig" => parsed.kubeconfig = Some(PathBuf::from(value()?)),
-                "-h" | "--help" => return Err(String::new()),
-                other => return Err(format!("unknown argument {other:?}")),
-            }
-        }
-        Ok(parsed)
-    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match Args::parse(std::env::args().skip(1)) {
-        Ok(args) => args,
-        Err(message) if message.is_empty() => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("fake-kube: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     let fake = match FakeKube::start_on(args.addr).await {
         Ok(fake) => fake,
         Err(e) => {
