@@ -30,6 +30,7 @@ fn main() -> ExitCode {
     let registry = Registry::with_builtins();
     warden_service_kit::run_binary(
         move || {
+            warn_unknown_vars(&registry);
             warden::Settings::from_lookup(|name| std::env::var(name).ok(), &registry)
                 .map(|settings| (settings, registry))
         },
@@ -40,4 +41,19 @@ fn main() -> ExitCode {
             warden::run(settings, registry, cluster).await
         },
     )
+}
+
+/// The settings of both services are read here, so a variable is misspelled only if
+/// neither service knows it.
+fn warn_unknown_vars(registry: &Registry) {
+    let executor =
+        executor_service::config::known_vars(&executor_service::config::budget_keys(registry));
+    let mut known: Vec<&str> = executor.iter().map(String::as_str).collect();
+    known.extend_from_slice(policy_service::config::VARS);
+    let prefixes = [
+        executor_service::config::PREFIXES,
+        policy_service::config::PREFIXES,
+    ]
+    .concat();
+    warden_service_kit::warn_unknown_vars(&prefixes, &known);
 }

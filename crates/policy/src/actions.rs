@@ -10,6 +10,7 @@
 use crate::error::{Diagnostics, PolicyError};
 use crate::glob::Glob;
 use crate::yaml::Pos;
+use warden_protocol::names::edit_distance;
 
 /// An action name or pattern as a rule wrote it.
 #[derive(Debug, Clone)]
@@ -61,28 +62,10 @@ fn closest<'k>(name: &str, known: &[&'k str]) -> Option<&'k str> {
     let limit = (name.chars().count() / 3).max(1);
     known
         .iter()
-        .map(|k| (distance(name, k), *k))
+        .map(|k| (edit_distance(name, k), *k))
         .filter(|(d, _)| *d <= limit)
         .min()
         .map(|(_, k)| k)
-}
-
-/// Levenshtein distance, by characters.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
@@ -98,6 +81,5 @@ mod tests {
             Some("scale_deployment")
         );
         assert_eq!(closest("drop_database", &known), None);
-        assert_eq!(distance("kitten", "sitting"), 3);
     }
 }

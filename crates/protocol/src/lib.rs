@@ -12,9 +12,12 @@
 //! - [`execute`]: the executor's request ([`ExecuteRequest`]) and answer ([`ExecuteResponse`]),
 //!   and the names of the built-in actions ([`BUILTIN_ACTIONS`]).
 //!
+//! - [`names`]: edit distance, for the "did you mean" of errors.
+//!
 //! Field names on the wire are camelCase to stay compatible with the clients in the field.
 
 pub mod execute;
+pub mod names;
 pub mod params;
 pub mod policy;
 pub mod resource;

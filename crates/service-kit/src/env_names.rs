@@ -2,6 +2,8 @@
 //! not read would otherwise be ignored without a word (`EXECUTOR_DRYRUN=true` acting on
 //! the cluster). Each service passes its prefixes and the names it reads.
 
+use warden_protocol::names::edit_distance;
+
 /// Variables of the environment whose names start with one of `prefixes` but are not in
 /// `known`, each with the closest name of `known` (by edit distance), sorted by name.
 pub fn unknown_vars<'k>(
@@ -38,21 +40,6 @@ pub fn warn_unknown_vars(prefixes: &[&str], known: &[&str]) {
             None => tracing::warn!("{name} is not a setting of this service and is ignored"),
         }
     }
-}
-
-/// Levenshtein distance, counted in bytes (variable names are ASCII).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut current = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 #[cfg(test)]
