@@ -15,7 +15,8 @@
 //! - `mod.rs`: the contract ([`AuditStore`]) and the values it takes and gives;
 //! - `shared.rs`: what both stores run alike (the audit API's SQL, the outcome and
 //!   reconcile updates, row decoding, the bound on every operation);
-//! - `reads.rs`: the audit API's reads (list, get, stats), generic over the store;
+//! - `reads.rs`: the operations that are the same SQL on both stores (list, get, stats,
+//!   finish, reconcile, ping), generic over the store;
 //! - [`diagnose`]: why a Postgres store cannot be opened at start-up, in one sentence;
 //! - [`postgres`]: the Postgres store (budget slots, the one-statement `begin`);
 //! - [`sqlite`]: the embedded SQLite store.

@@ -1,13 +1,17 @@
-//! The audit API's reads, written once for both stores: each builds its query with
-//! [`shared`], runs it within the operation deadline and decodes the rows the same way.
+//! The store operations that are the same SQL on both stores, written once: the audit
+//! API's reads, the final update, reconciliation and the ping. Each builds its statement
+//! with [`shared`], runs it within the operation deadline and decodes the rows the same way.
+//! (`begin` differs per store and stays in each.)
 
 use anyhow::Context as _;
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Pool, Type};
 use uuid::Uuid;
 
 use super::shared::{self, Dialect, bounded};
-use super::{AuditQuery, AuditRecord, StatsBucket, StoreError};
+use super::{AuditQuery, AuditRecord, Completion, StatsBucket, StoreError};
 
 /// [`AuditStore::list`](super::AuditStore::list) on `pool`.
 pub(super) async fn list<DB: Dialect>(
@@ -80,4 +84,50 @@ where
         .collect::<Result<_, _>>()
         .context("stats: decoding counts")
         .map_err(StoreError::Unavailable)
+}
+
+/// [`AuditStore::finish`](super::AuditStore::finish) on `pool`.
+pub(super) async fn finish<DB: Dialect>(
+    pool: &Pool<DB>,
+    id: Uuid,
+    completion: &Completion,
+) -> Result<(), StoreError>
+where
+    i64: for<'q> Encode<'q, DB> + Type<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+{
+    let mut update = shared::finish_query::<DB>(id, completion);
+    let done =
+        bounded::<DB, _>("finish: writing the outcome", update.build().execute(pool)).await?;
+    shared::finished(id, completion, DB::rows_affected(&done));
+    Ok(())
+}
+
+/// [`AuditStore::ping`](super::AuditStore::ping) on `pool`.
+pub(super) async fn ping<DB: Dialect>(pool: &Pool<DB>) -> Result<(), StoreError>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+{
+    bounded::<DB, _>("ping", sqlx::query::<DB>("SELECT 1").execute(pool)).await?;
+    Ok(())
+}
+
+/// [`AuditStore::reconcile_pending`](super::AuditStore::reconcile_pending) on `pool`.
+pub(super) async fn reconcile_pending<DB: Dialect>(
+    pool: &Pool<DB>,
+    older_than: Duration,
+) -> Result<u64, StoreError>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+{
+    let mut update = shared::reconcile_query::<DB>(older_than);
+    let done = bounded::<DB, _>(
+        "reconcile: marking interrupted rows",
+        update.build().execute(pool),
+    )
+    .await?;
+    Ok(DB::rows_affected(&done))
 }

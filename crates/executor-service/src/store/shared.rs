@@ -65,6 +65,9 @@ pub(super) trait Dialect: Database {
 
     /// Reads the time column `column`.
     fn time(row: &Self::Row, column: &str) -> Result<DateTime<Utc>, sqlx::Error>;
+
+    /// How many rows a statement changed.
+    fn rows_affected(result: &Self::QueryResult) -> u64;
 }
 
 /// The `UPDATE` of [`AuditStore::finish`](super::AuditStore::finish): the outcome replaces

@@ -296,19 +296,11 @@ impl AuditStore for SqliteStore {
     }
 
     async fn finish(&self, id: Uuid, completion: &Completion) -> Result<(), StoreError> {
-        let mut update = shared::finish_query::<Sqlite>(id, completion);
-        let done = bounded(
-            "finish: writing the outcome",
-            update.build().execute(&self.pool),
-        )
-        .await?;
-        shared::finished(id, completion, done.rows_affected());
-        Ok(())
+        reads::finish(&self.pool, id, completion).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        bounded("ping", sqlx::query("SELECT 1").execute(&self.pool)).await?;
-        Ok(())
+        reads::ping(&self.pool).await
     }
 
     async fn list(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
@@ -328,18 +320,16 @@ impl AuditStore for SqliteStore {
     }
 
     async fn reconcile_pending(&self, older_than: Duration) -> Result<u64, StoreError> {
-        let mut update = shared::reconcile_query::<Sqlite>(older_than);
-        let done = bounded(
-            "reconcile: marking interrupted rows",
-            update.build().execute(&self.pool),
-        )
-        .await?;
-        Ok(done.rows_affected())
+        reads::reconcile_pending(&self.pool, older_than).await
     }
 }
 
 /// Uuids, times and JSON are text (see `migrations-sqlite/`).
 impl Dialect for Sqlite {
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+
     const STORE_NAME: &'static str = "the SQLite store";
 
     fn push_text(sql: &mut QueryBuilder<Self>, value: &str) {
