@@ -1,11 +1,14 @@
 //! The real `executor-service` binary and its settings: a namespace list that would
 //! protect nothing, a short HMAC secret or a malformed list refuses to start, naming the
 //! variable but never a secret; every spelling of a boolean is read alike; a misspelled
-//! variable is warned about, naming the one meant.
+//! variable is warned about, naming the one meant; an audit store that cannot be opened
+//! says why (unsupported scheme, connection refused, no such database).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use sqlx::ConnectOptions;
 
 const BIN: &str = env!("CARGO_BIN_EXE_executor-service");
 
@@ -165,4 +168,63 @@ fn a_misspelled_variable_is_warned_about_naming_the_one_meant() {
         refusal(&output).contains("DATABASE_URL: unsupported scheme"),
         "{stderr}"
     );
+}
+
+// -- the audit store named by DATABASE_URL: why it cannot be opened, in one line --------
+
+#[test]
+fn a_database_url_of_another_kind_is_an_unsupported_scheme() {
+    // Act
+    let output = run(&[("DATABASE_URL", "mysql://root:hunter2@db/warden")]);
+
+    // Assert
+    let message = refusal(&output);
+    assert!(
+        message.contains("DATABASE_URL: unsupported scheme `mysql`"),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+}
+
+#[test]
+fn a_port_where_nothing_listens_is_connection_refused_naming_host_and_port() {
+    // Arrange
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://warden:hunter2@127.0.0.1:{port}/warden");
+
+    // Act
+    let output = run(&[("DATABASE_URL", &url)]);
+
+    // Assert
+    let message = refusal(&output);
+    assert!(
+        message.contains(&format!("connection refused by 127.0.0.1:{port}")),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+}
+
+#[test]
+fn a_database_that_does_not_exist_says_so_and_how_to_create_it() {
+    // Arrange: the server of the test suite, a database that is never created.
+    let Ok(base) = std::env::var("DATABASE_URL") else {
+        panic!("DATABASE_URL must name a Postgres server for this test (scripts/test sets it)");
+    };
+    let options: sqlx::postgres::PgConnectOptions = base.parse().unwrap();
+    let url = options.database("warden_no_such_database").to_url_lossy();
+
+    // Act
+    let output = run(&[("DATABASE_URL", url.as_str())]);
+
+    // Assert
+    let message = refusal(&output);
+    assert!(
+        message.contains("database `warden_no_such_database` does not exist"),
+        "{message}"
+    );
+    assert!(message.contains("createdb"), "{message}");
 }
