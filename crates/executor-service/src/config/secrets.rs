@@ -59,7 +59,7 @@ pub struct AdminToken {
 }
 
 impl AdminToken {
-    /// The token `token` (validation is [`Config::from_lookup`]'s job).
+    /// The token `token` (validation is [`Config::from_lookup`](super::Config::from_lookup)'s job).
     pub fn new(token: &str) -> Self {
         AdminToken {
             digest: Sha256::digest(token.as_bytes()).into(),
