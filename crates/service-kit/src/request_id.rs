@@ -29,14 +29,15 @@ pub fn acceptable(value: &HeaderValue) -> bool {
 /// [`acceptable`], and marks the answer when it did.
 pub async fn screen(mut request: Request, next: Next) -> Response {
     let name = HeaderName::from_static("x-request-id");
-    let values: Vec<&HeaderValue> = request.headers().get_all(&name).iter().collect();
-    let refused = match values.as_slice() {
-        [] => None,
-        [one] if acceptable(one) => None,
-        several => Some((
-            several.len(),
-            several.iter().map(|v| v.len()).sum::<usize>(),
-        )),
+    // Counted without collecting: this runs on every request.
+    let mut values = request.headers().get_all(&name).iter();
+    let refused = match (values.next(), values.next()) {
+        (None, _) => None,
+        (Some(one), None) if acceptable(one) => None,
+        (Some(first), second) => {
+            let rest = second.into_iter().chain(values);
+            Some(rest.fold((1, first.len()), |(n, b), v| (n + 1, b + v.len())))
+        }
     };
     if let Some((count, bytes)) = refused {
         request.headers_mut().remove(&name);
