@@ -121,7 +121,7 @@ async fn refuse(state: &AppState, attempt: &Attempt, err: ExecError, started: In
     let action = attempt
         .action_type
         .as_deref()
-        .filter(|name| state.registry().get(name).is_some())
+        .filter(|name| state.action(name).is_some())
         .unwrap_or("other");
     let namespace = if err.target_vouched() {
         attempt.namespace.as_deref().unwrap_or("")
