@@ -197,6 +197,7 @@ fn claims_issued_at(iat: i64) -> DecisionClaims {
         pv: "sha256:test".into(),
         rule: "test-rule".into(),
         prm: None,
+        apr: None,
     }
 }
 

@@ -267,6 +267,7 @@ mod tests {
             pv: "sha256:00".into(),
             rule: "allow".into(),
             prm: None,
+            apr: None,
         }
     }
 

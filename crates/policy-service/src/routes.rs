@@ -141,6 +141,7 @@ pub async fn evaluate(
                     .params
                     .as_ref()
                     .map(|params| params_digest(&Value::Object(params.clone()))),
+                apr: None,
             };
             Some(
                 state
@@ -175,6 +176,7 @@ pub async fn evaluate(
         resource: canonical,
         subject,
         token,
+        approval: None,
         explanation,
     }))
 }

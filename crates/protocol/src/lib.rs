@@ -25,8 +25,9 @@ pub mod resource;
 pub use execute::{BUILTIN_ACTIONS, ExecuteRequest, ExecuteResponse};
 pub use params::{canonical_json, params_digest};
 pub use policy::{
-    DecisionClaims, DecisionKind, ErrorBody, PolicyDecision, PolicyRequest, RequestContext,
-    RuleTrace, TOKEN_AUDIENCE, TOKEN_ISSUER,
+    APPROVAL_AUDIENCE, ApprovalClaims, DEFAULT_APPROVAL_EXPIRY_SECONDS, DecisionClaims,
+    DecisionKind, ErrorBody, GrantScope, MAX_APPROVAL_SECONDS, MAX_APPROVERS, PolicyDecision,
+    PolicyRequest, RequestContext, RuleTrace, SessionRule, TOKEN_AUDIENCE, TOKEN_ISSUER,
 };
 pub use resource::{
     DEFAULT_NAMESPACE, ResourceError, ResourceRef, Scope, is_dns1123_label, is_dns1123_subdomain,

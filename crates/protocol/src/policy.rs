@@ -5,8 +5,19 @@ use serde_json::{Map, Value};
 
 /// `iss` of every decision token.
 pub const TOKEN_ISSUER: &str = "warden-policy";
-/// `aud` of every decision token: only the executor may accept one.
+/// `aud` of every allowing decision token: only the executor may accept one.
 pub const TOKEN_AUDIENCE: &str = "warden-executor";
+/// `aud` of every `require_approval` decision token. A different audience on purpose: a
+/// verifier that knows only [`TOKEN_AUDIENCE`] refuses such a token outright, so an approval
+/// decision can never be run as an allow by an executor that predates approvals.
+pub const APPROVAL_AUDIENCE: &str = "warden-executor-approval";
+
+/// Most approvers a rule may require.
+pub const MAX_APPROVERS: u32 = 10;
+/// Default time an approval request waits for its approvers, in seconds (15 minutes).
+pub const DEFAULT_APPROVAL_EXPIRY_SECONDS: u64 = 15 * 60;
+/// Longest time an approval request may wait, and longest session grant, in seconds (24 h).
+pub const MAX_APPROVAL_SECONDS: u64 = 24 * 60 * 60;
 
 /// `POST /api/v1/policy/evaluate` body. Only `action` and `resource` are required, as
 /// the clients in the field send them.
@@ -117,9 +128,14 @@ pub struct PolicyDecision {
     pub resource: String,
     /// The requester the decision is bound to (the token's `sub`).
     pub subject: String,
-    /// Signed decision token (EdDSA JWT), present only when allowed.
+    /// Signed decision token (EdDSA JWT), present for `allow` and `require_approval`
+    /// (the executor turns the latter into an approval request).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// For `require_approval`: how it is approved (the same requirements the token carries
+    /// in its `apr` claim, shown here for people and clients; only the token is trusted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalClaims>,
     /// With `?explain=true`: every rule considered and why it matched or not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<Vec<RuleTrace>>,
@@ -171,6 +187,88 @@ pub struct DecisionClaims {
     /// decision binds no parameters (tokens issued before the claim existed included).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prm: Option<String>,
+    /// Present exactly on `require_approval` tokens (audience [`APPROVAL_AUDIENCE`]): what
+    /// the executor must collect before it runs the action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apr: Option<ApprovalClaims>,
+}
+
+/// How a `require_approval` decision is approved: the rule's `approval:` block, carried in
+/// the token (claim `apr`) so that the executor enforces exactly what the policy said.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApprovalClaims {
+    /// Distinct people who must approve (1..=[`MAX_APPROVERS`]).
+    pub approvers: u32,
+    /// Roles an approver must hold (any one of them); never empty.
+    pub roles: Vec<String>,
+    /// Seconds an unanswered request waits before it expires.
+    pub expires_in: u64,
+    /// Whether, and how widely, an approver may grant a session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionRule>,
+}
+
+/// The `session:` of an approval rule: an approver may grant a session up to this scope
+/// and this long.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionRule {
+    /// The widest scope a grant may cover.
+    pub scope: GrantScope,
+    /// The longest grant, in seconds.
+    pub max_ttl: u64,
+}
+
+/// What a session grant covers, narrowest first: later requests of the same requester and
+/// action on this object, on this kind in the namespace, or on the whole namespace.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantScope {
+    /// This object only.
+    Object,
+    /// Every object of this kind in the namespace.
+    Kind,
+    /// Every object in the namespace.
+    Namespace,
+}
+
+impl GrantScope {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantScope::Object => "object",
+            GrantScope::Kind => "kind",
+            GrantScope::Namespace => "namespace",
+        }
+    }
+}
+
+impl std::str::FromStr for GrantScope {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "object" => Ok(GrantScope::Object),
+            "kind" => Ok(GrantScope::Kind),
+            "namespace" => Ok(GrantScope::Namespace),
+            other => Err(format!(
+                "unknown grant scope `{other}`; expected object, kind or namespace"
+            )),
+        }
+    }
 }
 
 /// The JSON body of every error answer of the policy service.

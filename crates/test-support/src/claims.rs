@@ -1,7 +1,9 @@
 //! Decision claims for tests and load drivers: valid ones by default, with a setter for
 //! each field a test varies.
 
-use warden_protocol::{DecisionClaims, TOKEN_AUDIENCE, TOKEN_ISSUER};
+use warden_protocol::{
+    APPROVAL_AUDIENCE, ApprovalClaims, DecisionClaims, TOKEN_AUDIENCE, TOKEN_ISSUER,
+};
 
 /// Builds [`DecisionClaims`]. The defaults are an allowed `restart_pod` of
 /// `default/pod/api-pod-12345` for `ai-engine` by `test-rule` of policy `sha256:test`,
@@ -35,6 +37,7 @@ impl ClaimsBuilder {
                 pv: "sha256:test".into(),
                 rule: "test-rule".into(),
                 prm: None,
+                apr: None,
             },
         }
     }
@@ -111,6 +114,20 @@ impl ClaimsBuilder {
     /// Expires at `exp` (seconds since the epoch).
     pub fn expires_at(mut self, exp: i64) -> Self {
         self.claims.exp = exp;
+        self
+    }
+
+    /// A `require_approval` decision with these requirements (claim `apr`, audience
+    /// [`APPROVAL_AUDIENCE`]).
+    pub fn approval(mut self, approval: ApprovalClaims) -> Self {
+        self.claims.aud = APPROVAL_AUDIENCE.into();
+        self.claims.apr = Some(approval);
+        self
+    }
+
+    /// The parameter digest (`prm`).
+    pub fn params_digest(mut self, digest: impl Into<String>) -> Self {
+        self.claims.prm = Some(digest.into());
         self
     }
 

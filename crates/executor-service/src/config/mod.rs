@@ -66,6 +66,11 @@ pub use warden_service_kit::ConfigError;
 
 mod secrets;
 
+pub mod approvals;
+pub mod operators;
+
+pub use approvals::ApprovalSettings;
+pub use operators::OperatorSettings;
 pub use secrets::{AdminToken, MIN_ADMIN_TOKEN_LEN, Secrets};
 use secrets::{admin_token, parse_client_secrets};
 
@@ -78,7 +83,12 @@ pub fn budget_keys(registry: &Registry) -> Vec<&'static str> {
 /// Every variable the executor reads for actions with budget keys `budget_keys`:
 /// [`VARS`] and a `RATE_LIMIT_<KEY>_TTL` / `_MAX` pair per key.
 pub fn known_vars(budget_keys: &[&str]) -> Vec<String> {
-    let mut vars: Vec<String> = VARS.iter().map(|v| (*v).to_owned()).collect();
+    let mut vars: Vec<String> = VARS
+        .iter()
+        .chain(operators::VARS)
+        .chain(approvals::VARS)
+        .map(|v| (*v).to_owned())
+        .collect();
     for key in budget_keys {
         let upper = key.to_ascii_uppercase();
         vars.push(format!("RATE_LIMIT_{upper}_TTL"));
@@ -135,6 +145,10 @@ pub struct Config {
     /// `EXECUTOR_ADMIN_TOKEN`: the bearer token of the audit API (`/executor/audit`,
     /// `/executor/stats`); unset, those endpoints are off (404).
     pub admin_token: Option<AdminToken>,
+    /// Who may decide approval requests ([`operators`]).
+    pub operators: OperatorSettings,
+    /// Approval requests, grants and their notifications ([`approvals`]).
+    pub approvals: ApprovalSettings,
 }
 
 impl Config {
@@ -199,12 +213,17 @@ impl Config {
                 "must be longer than EXECUTOR_JWKS_REFRESH_SECONDS, or one missed fetch refuses every token",
             ));
         }
+        let admin_token = get("EXECUTOR_ADMIN_TOKEN")
+            .map(|raw| admin_token(&raw))
+            .transpose()?;
+        let secrets = Secrets::new(default_secret.into_bytes(), per_client);
+        let operators = operators::operator_settings(&get, &secrets, admin_token.clone())?;
         Ok(Config {
             bind,
             policy_url: policy_url.trim_end_matches('/').to_owned(),
             database_url,
             database_max_connections: number(&get, "DATABASE_MAX_CONNECTIONS", 16, 1..=1000)?,
-            secrets: Secrets::new(default_secret.into_bytes(), per_client),
+            secrets,
             budgets,
             max_replicas: number(&get, "EXECUTOR_MAX_REPLICAS", 50, 0..=100_000)?,
             // Read unfiltered: an empty value is an error here, not the default.
@@ -218,9 +237,9 @@ impl Config {
             token_leeway: seconds(&get, "EXECUTOR_TOKEN_LEEWAY_SECONDS", 5, 0..=300)?,
             jwks_refresh,
             jwks_max_age,
-            admin_token: get("EXECUTOR_ADMIN_TOKEN")
-                .map(|raw| admin_token(&raw))
-                .transpose()?,
+            admin_token,
+            operators,
+            approvals: approvals::approval_settings(&get)?,
         })
     }
 }
