@@ -131,6 +131,45 @@ pub enum ExecError {
     /// started still completes and is audited).
     #[error("request timed out; an action that started is still completed and audited")]
     Timeout,
+    /// 401 (with `WWW-Authenticate: Bearer`): the approval API was called without an
+    /// operator's bearer token.
+    #[error("this endpoint needs Authorization: Bearer <operator token>")]
+    OperatorMissing,
+    /// 401: the bearer token identifies no operator (unknown, expired or not verifying).
+    #[error("the bearer token identifies no operator")]
+    OperatorInvalid,
+    /// 503: the OIDC issuer's keys cannot be fetched, so no OIDC token can be checked.
+    #[error("the OIDC issuer's keys are unavailable; try again or use a static operator token")]
+    OperatorKeysUnavailable,
+    /// 401: a requester's signed read of its approval request does not verify.
+    #[error("{0}")]
+    RequesterSignature(String),
+    /// 403: the operator may not do this (`self_approval`, `missing_role`, `not_requester`).
+    #[error("{message}")]
+    Forbidden {
+        /// The machine code.
+        code: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// 409: the approval request or grant is not in a state that takes this
+    /// (`approval_decided`, `approval_expired`, `already_voted`, `grant_inactive`).
+    #[error("{message}")]
+    Conflict {
+        /// The machine code.
+        code: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// 404: no approval request or grant has this id (`approval_not_found`,
+    /// `grant_not_found`).
+    #[error("{message}")]
+    Missing {
+        /// The machine code.
+        code: &'static str,
+        /// What was looked for.
+        message: String,
+    },
     /// 500: a bug of ours; details go to the log only.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -186,7 +225,14 @@ impl ExecError {
             | ExecError::InvalidQuery { .. } => StatusCode::BAD_REQUEST,
             ExecError::Signature(_)
             | ExecError::AdminTokenMissing
-            | ExecError::AdminTokenInvalid => StatusCode::UNAUTHORIZED,
+            | ExecError::AdminTokenInvalid
+            | ExecError::OperatorMissing
+            | ExecError::OperatorInvalid
+            | ExecError::RequesterSignature(_) => StatusCode::UNAUTHORIZED,
+            ExecError::OperatorKeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ExecError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ExecError::Conflict { .. } => StatusCode::CONFLICT,
+            ExecError::Missing { .. } => StatusCode::NOT_FOUND,
             ExecError::Token(TokenError::KeysUnavailable) => StatusCode::SERVICE_UNAVAILABLE,
             ExecError::Token(_)
             | ExecError::NotAllowed
@@ -234,6 +280,13 @@ impl ExecError {
             ExecError::AuditRecordNotFound(_) => "audit_record_not_found",
             ExecError::MethodNotAllowed => "method_not_allowed",
             ExecError::Timeout => "timeout",
+            ExecError::OperatorMissing => "unauthenticated",
+            ExecError::RequesterSignature(_) => "bad_signature",
+            ExecError::OperatorInvalid => "invalid_credentials",
+            ExecError::OperatorKeysUnavailable => "operator_keys_unavailable",
+            ExecError::Forbidden { code, .. }
+            | ExecError::Conflict { code, .. }
+            | ExecError::Missing { code, .. } => code,
             ExecError::Internal(_) => "internal",
         }
     }
@@ -279,6 +332,7 @@ impl ExecError {
             code: Some(self.code().to_owned()),
             field: self.field(),
             dry_run,
+            ..ExecuteResponse::default()
         };
         let mut response = (status, axum::Json(body)).into_response();
         response
@@ -286,8 +340,10 @@ impl ExecError {
             .insert(warden_service_kit::ErrorCode(self.code()));
         // RFC 6750 §3: a bearer challenge with every 401 of the audit API.
         let challenge = match &self {
-            ExecError::AdminTokenMissing => Some(r#"Bearer realm="warden-executor""#),
-            ExecError::AdminTokenInvalid => {
+            ExecError::AdminTokenMissing | ExecError::OperatorMissing => {
+                Some(r#"Bearer realm="warden-executor""#)
+            }
+            ExecError::AdminTokenInvalid | ExecError::OperatorInvalid => {
                 Some(r#"Bearer realm="warden-executor", error="invalid_token""#)
             }
             _ => None,

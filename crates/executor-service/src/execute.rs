@@ -255,7 +255,9 @@ async fn check_and_run(
         .map_err(ExecError::Token)?;
     attempt.decision_id = Some(claims.jti.clone());
     attempt.policy_version = Some(claims.pv.clone());
-    if request.policy_decision.get("allowed") != Some(&Value::Bool(true)) {
+    // An approval decision is signed as one (its own audience and `apr`); any other token
+    // must come with the allow it was issued for.
+    if claims.apr.is_none() && request.policy_decision.get("allowed") != Some(&Value::Bool(true)) {
         return Err(ExecError::NotAllowed);
     }
     if claims.act != request.action_type {
@@ -297,9 +299,34 @@ async fn check_and_run(
     // 6–7. From here on the work must finish even if the client goes away.
     let task_state = state.clone();
     let task_attempt = attempt.clone();
-    let handle = tokio::spawn(async move {
-        run_audited(task_state, task_attempt, budget, prepared, started).await
-    });
+    let handle = match claims.apr {
+        None => tokio::spawn(async move {
+            run_audited(task_state, task_attempt, budget, prepared, started).await
+        }),
+        Some(approval) => {
+            let reason = request
+                .policy_decision
+                .get("reason")
+                .and_then(Value::as_str)
+                .map(truncate);
+            let decision = crate::approvals::Decided {
+                rule: claims.rule,
+                reason,
+                approval,
+            };
+            tokio::spawn(async move {
+                crate::approvals::on_decision(
+                    task_state,
+                    task_attempt,
+                    decision,
+                    budget,
+                    prepared,
+                    started,
+                )
+                .await
+            })
+        }
+    };
     match handle.await {
         Ok(result) => result,
         Err(join) => Err(ExecError::Internal(anyhow::anyhow!(
@@ -308,7 +335,9 @@ async fn check_and_run(
     }
 }
 
-async fn run_audited(
+/// Steps 6–7 for an attempt that needs nobody's approval (an allow, or an approval
+/// decision covered by a session grant).
+pub(crate) async fn run_audited(
     state: AppState,
     attempt: Attempt,
     budget: crate::store::Budget,
@@ -333,6 +362,33 @@ async fn run_audited(
             return Err(ExecError::StoreUnavailable);
         }
     }
+    let result = run_started(&state, &attempt, prepared.as_ref(), started)
+        .await
+        .map_err(ExecError::Cluster)?;
+    Ok((StatusCode::OK, axum::Json(succeeded(&attempt, result))).into_response())
+}
+
+/// The answer of an attempt that ran.
+pub(crate) fn succeeded(attempt: &Attempt, result: Value) -> ExecuteResponse {
+    ExecuteResponse {
+        success: true,
+        audit_id: Some(attempt.id.to_string()),
+        result: Some(result),
+        dry_run: attempt.dry_run,
+        approval_id: attempt.approval_id.map(|id| id.to_string()),
+        grant_id: attempt.grant_id.map(|id| id.to_string()),
+        ..ExecuteResponse::default()
+    }
+}
+
+/// Step 7 for an attempt whose `pending` row is committed: the cluster call (or the
+/// offline plan), the metrics, the final row.
+pub(crate) async fn run_started(
+    state: &AppState,
+    attempt: &Attempt,
+    prepared: &dyn Prepared,
+    started: Instant,
+) -> Result<Value, crate::actions::ActionFailure> {
     let outcome = match state.cluster() {
         Some(cluster) => prepared.run(cluster, attempt.dry_run).await,
         None => Ok(offline_plan(
@@ -363,7 +419,7 @@ async fn run_audited(
         attempt.dry_run,
         started.elapsed(),
     );
-    finish(&state, attempt.id, completion).await;
+    finish(state, attempt.id, completion).await;
     tracing::info!(
         audit_id = %attempt.id,
         action = attempt.action_type.as_deref().unwrap_or("-"),
@@ -373,22 +429,7 @@ async fn run_audited(
         ok = outcome.is_ok(),
         "action executed"
     );
-    match outcome {
-        Ok(result) => Ok((
-            StatusCode::OK,
-            axum::Json(ExecuteResponse {
-                success: true,
-                audit_id: Some(attempt.id.to_string()),
-                result: Some(result),
-                error: None,
-                code: None,
-                field: None,
-                dry_run: attempt.dry_run,
-            }),
-        )
-            .into_response()),
-        Err(failure) => Err(ExecError::Cluster(failure)),
-    }
+    outcome
 }
 
 /// Records the outcome. The pending row is already durable, so if the store is down now

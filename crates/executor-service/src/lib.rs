@@ -14,6 +14,10 @@
 //! - [`AppState`] / [`app`] (this file): the shared state (each action armed with its
 //!   budget), the router and its layers.
 //! - [`execute`]: the handler and the order of checks.
+//! - [`approvals`]: `require_approval` decisions become approval requests that people
+//!   decide at `/executor/approvals` (and session grants at `/executor/grants`); the
+//!   sweeper expires them. [`operators`] says who the people are, [`notify`] tells
+//!   webhooks.
 //! - [`audit_api`]: `GET /executor/audit`, `/executor/audit/{id}` and `/executor/stats`
 //!   for operators, behind `EXECUTOR_ADMIN_TOKEN` (off without it).
 //! - [`signature`]: the HMAC over the client's own JSON serialisation (four forms);
@@ -34,13 +38,16 @@
 //! signals, the server loop) lives in `warden-service-kit`.
 
 pub mod actions;
+pub mod approvals;
 pub mod audit_api;
 pub mod config;
 pub mod error;
 pub mod execute;
 pub mod kube_client;
 pub mod metrics;
+pub mod notify;
 pub mod openapi;
+pub mod operators;
 pub mod signature;
 pub mod startup;
 pub mod store;
@@ -85,6 +92,8 @@ struct Shared {
     limits: Limits,
     throttle: Throttle,
     metrics: metrics::Metrics,
+    operators: operators::Operators,
+    notifier: notify::Notifier,
 }
 
 impl std::fmt::Debug for AppState {
@@ -180,6 +189,9 @@ impl AppState {
         };
         let throttle = Throttle::new(config.requests_per_second);
         let actions = arm(&registry, &config);
+        let operators = operators::Operators::new(&config.operators);
+        let notifier = notify::Notifier::new(&config.approvals);
+        let metrics = metrics::Metrics::new(notifier.delivered(), notifier.failures());
         AppState(Arc::new(Shared {
             config,
             store,
@@ -189,7 +201,9 @@ impl AppState {
             cluster,
             limits,
             throttle,
-            metrics: metrics::Metrics::default(),
+            metrics,
+            operators,
+            notifier,
         }))
     }
 
@@ -233,6 +247,16 @@ impl AppState {
         &self.0.metrics
     }
 
+    /// Who may decide approval requests.
+    pub fn operators(&self) -> &operators::Operators {
+        &self.0.operators
+    }
+
+    /// The approval webhooks.
+    pub fn notifier(&self) -> &notify::Notifier {
+        &self.0.notifier
+    }
+
     /// The per-client request rate limiter.
     pub(crate) fn throttle(&self) -> &Throttle {
         &self.0.throttle
@@ -258,6 +282,10 @@ pub fn app(state: AppState) -> Router {
     if state.config().admin_token.is_some() {
         // Without its token the audit API does not exist: 404 like any unknown path.
         router = router.merge(audit_api::routes(&state));
+    }
+    if state.operators().any() {
+        // Likewise the approval API without anyone who could approve.
+        router = router.merge(approvals::api::routes());
     }
     let router = router
         .fallback(|| async { ExecError::NotFound })

@@ -12,6 +12,14 @@
 //! | `warden_executor_errors_total` | `code` | error answers by their `code` |
 //! | `warden_executor_http_requests_total` | `route`, `status` | every answer, by route template (`unmatched` for unknown paths) |
 //! | `warden_executor_http_request_duration_seconds` | `route` | time to answer |
+//! | `warden_executor_approvals_requested_total` | `action_type` | approval requests made |
+//! | `warden_executor_approval_decisions_total` | `action_type`, `outcome` | requests `approved`, `denied` or `expired` |
+//! | `warden_executor_approval_wait_seconds` | `outcome` | from request to decision or expiry |
+//! | `warden_executor_approvals_pending` | | requests waiting for people (from the database, every sweep) |
+//! | `warden_executor_grants_active` | | session grants in force (from the database, every sweep) |
+//! | `warden_executor_grant_uses_total` | `action_type` | decisions that ran at once under a session grant |
+//! | `warden_executor_approval_notifications_total` | | webhook messages a receiver accepted |
+//! | `warden_executor_approval_notification_failures_total` | | webhook messages given up on |
 //!
 //! Label values come from the executor's own vocabulary, never verbatim from a request
 //! that was refused: `action_type` is a registered action or `other`, and `namespace` is
@@ -29,6 +37,7 @@ use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use warden_service_kit::HttpMetrics;
@@ -65,6 +74,50 @@ struct OperationLabels {
     operation: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ApprovalLabels {
+    action_type: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TypeLabels {
+    action_type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+/// The approval metrics.
+struct Approvals {
+    requested: Family<TypeLabels, Counter>,
+    decisions: Family<ApprovalLabels, Counter>,
+    wait: Histograms<OutcomeLabels>,
+    pending: Gauge,
+    grants: Gauge,
+    grant_uses: Family<TypeLabels, Counter>,
+}
+
+fn wait_histogram() -> Histogram {
+    // 1 s to ~9 h: people answer in seconds to hours; the longest wait is 24 h.
+    Histogram::new(exponential_buckets(1.0, 2.0, 16))
+}
+
+impl Default for Approvals {
+    fn default() -> Self {
+        Approvals {
+            requested: Family::default(),
+            decisions: Family::default(),
+            wait: Histograms::new_with_constructor(wait_histogram as fn() -> _),
+            pending: Gauge::default(),
+            grants: Gauge::default(),
+            grant_uses: Family::default(),
+        }
+    }
+}
+
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn action_histogram() -> Histogram {
@@ -83,6 +136,7 @@ pub struct Metrics {
     token_refusals: Family<CodeLabels, Counter>,
     replays: Counter,
     store_errors: Family<OperationLabels, Counter>,
+    approvals: Approvals,
     http: Arc<HttpMetrics>,
 }
 
@@ -94,6 +148,13 @@ impl std::fmt::Debug for Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
+        Metrics::new(Counter::default(), Counter::default())
+    }
+}
+
+impl Metrics {
+    /// The metrics, with the notifier's counters of delivered and failed messages.
+    pub fn new(delivered: Counter, failures: Counter) -> Self {
         let mut registry = Registry::with_prefix("warden_executor");
         let actions = Family::default();
         registry.register("actions", "Attempts by outcome", Family::clone(&actions));
@@ -133,6 +194,47 @@ impl Default for Metrics {
             "Audit store calls that failed",
             Family::clone(&store_errors),
         );
+        let approvals = Approvals::default();
+        registry.register(
+            "approvals_requested",
+            "Approval requests made",
+            Family::clone(&approvals.requested),
+        );
+        registry.register(
+            "approval_decisions",
+            "Approval requests approved, denied or expired",
+            Family::clone(&approvals.decisions),
+        );
+        registry.register(
+            "approval_wait_seconds",
+            "From approval request to decision or expiry",
+            approvals.wait.clone(),
+        );
+        registry.register(
+            "approvals_pending",
+            "Approval requests waiting for people",
+            approvals.pending.clone(),
+        );
+        registry.register(
+            "grants_active",
+            "Session grants in force",
+            approvals.grants.clone(),
+        );
+        registry.register(
+            "grant_uses",
+            "Decisions that ran at once under a session grant",
+            Family::clone(&approvals.grant_uses),
+        );
+        registry.register(
+            "approval_notifications",
+            "Webhook messages a receiver accepted",
+            delivered,
+        );
+        registry.register(
+            "approval_notification_failures",
+            "Webhook messages given up on after every retry",
+            failures,
+        );
         let http = Arc::new(HttpMetrics::register(
             &mut registry,
             "errors",
@@ -147,6 +249,7 @@ impl Default for Metrics {
             token_refusals,
             replays,
             store_errors,
+            approvals,
             http,
         }
     }
@@ -216,6 +319,57 @@ impl Metrics {
         self.store_errors
             .get_or_create(&OperationLabels { operation })
             .inc();
+    }
+
+    /// Counts an approval request made.
+    pub fn approval_requested(&self, action_type: &str) {
+        self.approvals
+            .requested
+            .get_or_create(&TypeLabels {
+                action_type: action_type.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts a request `approved`, `denied` or `expired`, and how long it waited.
+    pub fn approval_decided(
+        &self,
+        outcome: &'static str,
+        record: &crate::store::approvals::ApprovalRecord,
+    ) {
+        self.approvals
+            .decisions
+            .get_or_create(&ApprovalLabels {
+                action_type: record.action_type.clone(),
+                outcome,
+            })
+            .inc();
+        let decided = record.decided_at.unwrap_or_else(chrono::Utc::now);
+        let waited = (decided - record.created_at).to_std().unwrap_or_default();
+        self.approvals
+            .wait
+            .get_or_create(&OutcomeLabels { outcome })
+            .observe(waited.as_secs_f64());
+    }
+
+    /// Counts a decision that ran under a session grant.
+    pub fn grant_used(&self, action_type: &str) {
+        self.approvals
+            .grant_uses
+            .get_or_create(&TypeLabels {
+                action_type: action_type.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Sets the gauges from the database's counts.
+    pub fn approval_gauges(&self, counts: crate::store::approvals::ApprovalCounts) {
+        self.approvals
+            .pending
+            .set(i64::try_from(counts.pending).unwrap_or(i64::MAX));
+        self.approvals
+            .grants
+            .set(i64::try_from(counts.active_grants).unwrap_or(i64::MAX));
     }
 
     /// The HTTP answer metrics, for the router's tracking layer.

@@ -7,7 +7,12 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use warden_protocol::{ExecuteRequest, ExecuteResponse};
 
+use crate::approvals::api::{
+    ApprovalList, ApprovalView, ApproveBody, DecisionAnswer, DenyBody, GrantList, GrantRequest,
+    GrantView,
+};
 use crate::audit_api::{AuditPage, Figures, Stats};
+use crate::store::approvals::{ApprovalRecord, ApprovalStatus, GrantRecord, Vote, VoteKind};
 use crate::store::{AuditRecord, AuditStatus};
 
 /// The document's root.
@@ -23,6 +28,12 @@ use crate::store::{AuditRecord, AuditStatus};
         crate::audit_api::list,
         crate::audit_api::get_record,
         crate::audit_api::stats,
+        crate::approvals::api::list_approvals,
+        crate::approvals::api::show_approval,
+        crate::approvals::api::approve,
+        crate::approvals::api::deny,
+        crate::approvals::api::list_grants,
+        crate::approvals::api::revoke_grant,
         crate::healthz,
         crate::readyz,
         crate::metrics::serve_metrics,
@@ -35,7 +46,22 @@ use crate::store::{AuditRecord, AuditStatus};
         AuditRecord,
         AuditStatus,
         Stats,
-        Figures
+        Figures,
+        ApprovalList,
+        ApprovalView,
+        ApprovalRecord,
+        ApprovalStatus,
+        Vote,
+        VoteKind,
+        ApproveBody,
+        GrantRequest,
+        DenyBody,
+        DecisionAnswer,
+        GrantList,
+        GrantView,
+        GrantRecord,
+        warden_protocol::SessionRule,
+        warden_protocol::GrantScope
     )),
     modifiers(&AdminTokenScheme)
 )]
@@ -52,6 +78,19 @@ impl Modify for AdminTokenScheme {
         bearer.description =
             Some("EXECUTOR_ADMIN_TOKEN; unset, the audit endpoints are off (404)".to_owned());
         components.add_security_scheme("adminToken", SecurityScheme::Http(bearer));
+        let mut operator = Http::new(HttpAuthScheme::Bearer);
+        operator.description = Some(
+            "An operator: a token of EXECUTOR_OPERATORS, an OIDC token of EXECUTOR_OIDC_ISSUER, or EXECUTOR_ADMIN_TOKEN; with none configured the approval endpoints are off (404)"
+                .to_owned(),
+        );
+        components.add_security_scheme("operator", SecurityScheme::Http(operator));
+        let requester = utoipa::openapi::security::ApiKey::Header(
+            utoipa::openapi::security::ApiKeyValue::with_description(
+                "X-Warden-Signature",
+                "The requester reading its own request: X-Warden-Client, X-Warden-Timestamp (unix seconds) and X-Warden-Signature, the hex HMAC-SHA256 with the client's secret of `GET\\n<path>\\n<timestamp>`",
+            ),
+        );
+        components.add_security_scheme("requester_hmac", SecurityScheme::ApiKey(requester));
     }
 }
 

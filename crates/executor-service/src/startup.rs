@@ -123,10 +123,15 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.state.clone()));
+        let sweeper = tokio::spawn(crate::approvals::sweeper::run(self.state.clone()));
+        let notifier = self.state.notifier().clone();
         // The server loop puts each request's peer address in its extensions, as
         // `ConnectInfo<SocketAddr>` (the throttle and the audit row use it).
         let result = warden_service_kit::serve(self.listener, app(self.state), shutdown).await;
         housekeeping.abort();
+        sweeper.abort();
+        // Messages already queued get a moment to leave.
+        notifier.flush(Duration::from_secs(5)).await;
         result
     }
 }

@@ -37,7 +37,7 @@ use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use serde::Deserialize;
 use tokio::sync::Mutex;
-use warden_protocol::{DecisionClaims, TOKEN_AUDIENCE, TOKEN_ISSUER};
+use warden_protocol::{APPROVAL_AUDIENCE, DecisionClaims, TOKEN_AUDIENCE, TOKEN_ISSUER};
 
 /// Shortest time between two JWKS fetches triggered by unknown key ids.
 pub const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(1);
@@ -358,8 +358,17 @@ impl Inner {
         if claims.iss != TOKEN_ISSUER {
             return Err(TokenError::Claims("wrong issuer".into()));
         }
-        if claims.aud != TOKEN_AUDIENCE {
-            return Err(TokenError::Claims("wrong audience".into()));
+        // The audience says which kind of decision this is, and the `apr` claim must agree:
+        // an allow never carries approval requirements, an approval decision always does.
+        match (claims.aud.as_str(), &claims.apr) {
+            (TOKEN_AUDIENCE, None) => {}
+            (APPROVAL_AUDIENCE, Some(apr)) => check_approval(apr)?,
+            (TOKEN_AUDIENCE | APPROVAL_AUDIENCE, _) => {
+                return Err(TokenError::Claims(
+                    "the audience and the apr claim disagree".into(),
+                ));
+            }
+            _ => return Err(TokenError::Claims("wrong audience".into())),
         }
         if claims.exp.saturating_add(self.leeway) <= now {
             return Err(TokenError::Expired);
@@ -368,6 +377,25 @@ impl Inner {
             return Err(TokenError::NotYetValid);
         }
         Ok(())
+    }
+}
+
+/// The approval requirements of a token, within the protocol's limits (a policy service
+/// never signs others; a token that has them anyway is refused rather than clamped).
+fn check_approval(apr: &warden_protocol::ApprovalClaims) -> Result<(), TokenError> {
+    let ok = (1..=warden_protocol::MAX_APPROVERS).contains(&apr.approvers)
+        && !apr.roles.is_empty()
+        && (1..=warden_protocol::MAX_APPROVAL_SECONDS).contains(&apr.expires_in)
+        && apr
+            .session
+            .as_ref()
+            .is_none_or(|s| (1..=warden_protocol::MAX_APPROVAL_SECONDS).contains(&s.max_ttl));
+    if ok {
+        Ok(())
+    } else {
+        Err(TokenError::Claims(
+            "apr is outside the protocol's limits".into(),
+        ))
     }
 }
 

@@ -146,6 +146,7 @@ async fn seed(pool: &PgPool) -> Vec<Seeded> {
             dry_run: spec.dry_run,
             client_ip: Some("10.0.0.7".into()),
             request_id: Some(format!("req-{decision}")),
+            ..Attempt::default()
         };
         let duration = Duration::from_millis(spec.duration_ms.unwrap_or(0));
         if spec.status == Rejected {

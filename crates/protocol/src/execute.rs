@@ -33,7 +33,7 @@ pub struct ExecuteRequest {
 }
 
 /// `POST /executor/execute` answer, for success and failure alike.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecuteResponse {
     /// Whether the action ran (or the dry run validated).
@@ -57,6 +57,19 @@ pub struct ExecuteResponse {
     /// Whether this was a dry run.
     #[serde(default)]
     pub dry_run: bool,
+    /// `awaiting_approval` on a 202: the decision needs people, and an approval request
+    /// was made (`approvalId`) that expires at `expiresAt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The approval request made (202), or the approval whose execution this is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_id: Option<String>,
+    /// When the approval request expires unless decided (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// The session grant that let a `require_approval` decision run at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
 }
 
 /// The actions every executor implements, sorted: what `policy-service check` checks rule

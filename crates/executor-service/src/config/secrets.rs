@@ -45,6 +45,18 @@ impl Secrets {
             .get(client)
             .map_or(&self.default, Vec::as_slice)
     }
+
+    /// Whether `digest` is the SHA-256 of `JWT_SECRET` or of any client's own secret.
+    /// Every secret is compared, in constant time, with no early exit: start-up uses it to
+    /// refuse a person's token that a client could also present.
+    pub fn is_digest_of_a_secret(&self, digest: &[u8; 32]) -> bool {
+        let mut found = subtle::Choice::from(0);
+        for secret in std::iter::once(&self.default).chain(self.per_client.values()) {
+            let own: [u8; 32] = Sha256::digest(secret).into();
+            found |= own.ct_eq(digest);
+        }
+        bool::from(found)
+    }
 }
 
 /// Shortest `EXECUTOR_ADMIN_TOKEN` accepted: long enough that guessing is hopeless.
@@ -70,6 +82,17 @@ impl AdminToken {
     pub fn verify(&self, presented: &str) -> bool {
         let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         bool::from(self.digest.ct_eq(&presented))
+    }
+
+    /// Whether `digest` is the token's SHA-256, in constant time (for callers that hash a
+    /// presented token once and compare it with several).
+    pub fn matches_digest(&self, digest: &[u8; 32]) -> bool {
+        bool::from(self.digest.ct_eq(digest))
+    }
+
+    /// The token's SHA-256, for the start-up checks against the clients' secrets.
+    pub(super) fn digest(&self) -> &[u8; 32] {
+        &self.digest
     }
 }
 

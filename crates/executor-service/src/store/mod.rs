@@ -10,9 +10,14 @@
 //! paged), [`AuditStore::get`] and [`AuditStore::stats_buckets`] (one `GROUP BY`; the
 //! figures are computed in shared code, [`crate::audit_api::Stats`]).
 //!
+//! Approval requests, their votes and session grants are the other half of the contract,
+//! [`approvals::ApprovalStore`] (a supertrait), in the same database.
+//!
 //! # Layout
 //!
 //! - `mod.rs`: the contract ([`AuditStore`]) and the values it takes and gives;
+//! - [`approvals`]: the approval half of the contract and its values;
+//! - `approval_sql.rs`: that half, written once for both stores over their `Dialect`;
 //! - `shared.rs`: what both stores run alike (the audit API's SQL, the outcome and
 //!   reconcile updates, row decoding, the bound on every operation);
 //! - `reads.rs`: the operations that are the same SQL on both stores (list, get, stats,
@@ -21,6 +26,8 @@
 //! - [`postgres`]: the Postgres store (budget slots, the one-statement `begin`);
 //! - [`sqlite`]: the embedded SQLite store.
 
+mod approval_sql;
+pub mod approvals;
 pub mod diagnose;
 pub mod postgres;
 mod reads;
@@ -48,6 +55,15 @@ pub enum AuditStatus {
     Rejected,
     /// The call was sent but its outcome is not known (timeout); never retried blindly.
     Unknown,
+    /// A `require_approval` decision became an approval request; the row consumed the
+    /// decision and waits for people.
+    AwaitingApproval,
+    /// The request was approved; its execution is a row of its own (`approvalId`).
+    Approved,
+    /// The request was denied: nothing ran.
+    Denied,
+    /// Nobody decided in time: nothing ran, and nothing of it will.
+    Expired,
 }
 
 impl AuditStatus {
@@ -59,22 +75,32 @@ impl AuditStatus {
             AuditStatus::Failed => "failed",
             AuditStatus::Rejected => "rejected",
             AuditStatus::Unknown => "unknown",
+            AuditStatus::AwaitingApproval => "awaiting_approval",
+            AuditStatus::Approved => "approved",
+            AuditStatus::Denied => "denied",
+            AuditStatus::Expired => "expired",
         }
     }
 
-    /// Every status, in the order of their life cycle.
-    pub const ALL: [AuditStatus; 5] = [
+    /// Every status, in the order of their life cycle (attempts, then approval requests).
+    pub const ALL: [AuditStatus; 9] = [
         AuditStatus::Pending,
         AuditStatus::Succeeded,
         AuditStatus::Failed,
         AuditStatus::Rejected,
         AuditStatus::Unknown,
+        AuditStatus::AwaitingApproval,
+        AuditStatus::Approved,
+        AuditStatus::Denied,
+        AuditStatus::Expired,
     ];
 }
 
-/// A spelling that is not one of the five of the `status` column.
+/// A spelling that is not one of those of the `status` column.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("expected one of pending, succeeded, failed, rejected, unknown")]
+#[error(
+    "expected one of pending, succeeded, failed, rejected, unknown, awaiting_approval, approved, denied, expired"
+)]
 pub struct UnknownStatus;
 
 impl std::str::FromStr for AuditStatus {
@@ -122,6 +148,12 @@ pub struct Attempt {
     pub client_ip: Option<String>,
     /// The `x-request-id` of the HTTP request.
     pub request_id: Option<String>,
+    /// The approval request this attempt belongs to (its request row, or its execution).
+    pub approval_id: Option<Uuid>,
+    /// The session grant that let this attempt run without a new approval.
+    pub grant_id: Option<Uuid>,
+    /// The people whose approval started this attempt (empty: none).
+    pub approved_by: Vec<String>,
 }
 
 /// The budget an attempt must fit in: at most `max` non-dry-run attempts with this key in
@@ -316,6 +348,14 @@ pub struct AuditRecord {
     pub budget_key: Option<String>,
     /// From receiving the request to the outcome, in milliseconds.
     pub duration_ms: Option<i64>,
+    /// The approval request of the row (the request itself, or its execution).
+    #[schema(value_type = Option<String>, format = "uuid")]
+    pub approval_id: Option<Uuid>,
+    /// The session grant that covered the attempt.
+    #[schema(value_type = Option<String>, format = "uuid")]
+    pub grant_id: Option<Uuid>,
+    /// The people whose approval started the attempt.
+    pub approved_by: Option<Vec<String>>,
     /// When the attempt was recorded (for an attempt that took a budget slot, the slot's
     /// time).
     #[schema(value_type = String, format = DateTime)]
@@ -358,7 +398,7 @@ pub enum StoreError {
 /// Where attempts are recorded. Implementations must make [`begin`](Self::begin) atomic and
 /// durable: when it returns `Started`, the pending row survives a crash.
 #[async_trait::async_trait]
-pub trait AuditStore: Send + Sync + 'static {
+pub trait AuditStore: approvals::ApprovalStore + Send + Sync + 'static {
     /// Records a refusal as a `rejected` row with `reason` and `error`.
     async fn reject(
         &self,

@@ -42,8 +42,13 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Executor as _, PgPool, Postgres, QueryBuilder, Row as _};
 use uuid::Uuid;
 
+use super::approval_sql::{self, Sql};
+use super::approvals::{
+    ApprovalCounts, ApprovalQuery, ApprovalRecord, ApprovalStore, Ballot, GrantLookup, GrantRecord,
+    NewApproval, Requested, Revoked, Voted,
+};
 use super::reads;
-use super::shared::{self, Dialect, budget_message, millis};
+use super::shared::{self, Dialect, approved_by, budget_message, millis};
 use super::{
     Attempt, AuditQuery, AuditRecord, AuditStore, Begin, Budget, Completion, StatsBucket,
     StoreError,
@@ -209,9 +214,11 @@ impl PgStore {
         ensured.remove(key);
     }
 
-    /// The statement of `begin` (see the module documentation).
-    async fn begin_once(
+    /// The statement of `begin` (see the module documentation), on `executor` (the pool,
+    /// or the transaction of an approval).
+    pub(super) async fn begin_once<'e>(
         &self,
+        executor: impl sqlx::PgExecutor<'e>,
         attempt: &Attempt,
         budget: &Budget,
         max: i32,
@@ -235,7 +242,10 @@ impl PgStore {
             .bind(max)
             .bind(budget.ttl)
             .bind(budget_message(budget))
-            .fetch_one(&self.pool)
+            .bind(attempt.approval_id)
+            .bind(attempt.grant_id)
+            .bind(approved_by(attempt))
+            .fetch_one(executor)
             .await;
         let row = match row {
             Ok(row) => row,
@@ -274,7 +284,7 @@ impl PgStore {
 }
 
 /// What one run of the begin statement found.
-enum Run {
+pub(super) enum Run {
     /// A final answer (the row is committed).
     Done(Begin),
     /// Another attempt committed the same decision first; nothing was written.
@@ -284,7 +294,8 @@ enum Run {
 /// Parameters: $1 id, $2 actionType, $3 actionParams, $4 requestedBy, $5 decisionId,
 /// $6 policyVersion, $7 policyDecision, $8 namespace, $9 targetKind, $10 targetName,
 /// $11 signatureForm, $12 dryRun, $13 clientIp, $14 requestId, $15 budget key, $16 budget
-/// max, $17 budget ttl, $18 the error text of a budget refusal.
+/// max, $17 budget ttl, $18 the error text of a budget refusal, $19 approvalId, $20 grantId,
+/// $21 approvedBy.
 const BEGIN_SQL: &str = r#"
 WITH
 consumer AS (
@@ -328,10 +339,11 @@ inserted AS (
         "id", "actionType", "actionParams", "requestedBy", "decisionId", "policyVersion",
         "policyDecision", "namespace", "targetKind", "targetName", "signatureForm",
         "dryRun", "clientIp", "requestId", "budgetKey",
+        "approvalId", "grantId", "approvedBy",
         "status", "reasonCode", "error", "createdAt", "updatedAt"
     )
     SELECT
-        $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+        $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $19, $20, $21,
         CASE v.outcome WHEN 'started' THEN 'pending' ELSE 'rejected' END,
         NULLIF(v.outcome, 'started'),
         CASE v.outcome
@@ -372,10 +384,11 @@ impl AuditStore for PgStore {
                    "id", "actionType", "actionParams", "requestedBy", "decisionId",
                    "policyVersion", "policyDecision", "namespace", "targetKind", "targetName",
                    "signatureForm", "dryRun", "clientIp", "requestId",
-                   "status", "reasonCode", "error", "durationMs"
+                   "status", "reasonCode", "error", "durationMs",
+                   "approvalId", "grantId", "approvedBy"
                )
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                       'rejected', $15, $16, $17)"#,
+                       'rejected', $15, $16, $17, $18, $19, $20)"#,
         )
         .bind(attempt.id)
         .bind(attempt.action_type.as_deref())
@@ -394,6 +407,9 @@ impl AuditStore for PgStore {
         .bind(reason)
         .bind(text(error))
         .bind(millis(duration))
+        .bind(attempt.approval_id)
+        .bind(attempt.grant_id)
+        .bind(approved_by(attempt))
         .execute(&self.pool);
         bounded("reject: writing the rejected row", insert).await?;
         Ok(())
@@ -405,7 +421,7 @@ impl AuditStore for PgStore {
         shared::bounded_store::<Postgres, _>(async {
             for _ in 0..BEGIN_RUNS {
                 self.ensure_slots(budget, max).await?;
-                match self.begin_once(attempt, budget, max).await {
+                match self.begin_once(&self.pool, attempt, budget, max).await {
                     Ok(Run::Done(begin)) => return Ok(begin),
                     // The winner is committed: the next run sees it and records the replay.
                     Ok(Run::LostRace) => {}
@@ -452,6 +468,98 @@ impl AuditStore for PgStore {
     }
 }
 
+/// Takes the budget slot inside a vote's transaction (see [`super::approvals`]).
+impl approval_sql::TakeSlot<Postgres> for PgStore {
+    fn take<'c>(
+        &'c self,
+        conn: &'c mut sqlx::PgConnection,
+        attempt: &'c Attempt,
+        budget: &'c Budget,
+    ) -> approval_sql::BoxFuture<'c, Result<Begin, sqlx::Error>> {
+        Box::pin(async move {
+            let max = slot_count(budget.max).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+            match self.begin_once(&mut *conn, attempt, budget, max).await? {
+                Run::Done(begin) => Ok(begin),
+                Run::LostRace => Err(sqlx::Error::Protocol(
+                    "an approval's execution conflicted on its single-use key".into(),
+                )),
+            }
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl ApprovalStore for PgStore {
+    async fn request_approval(
+        &self,
+        attempt: &Attempt,
+        approval: &NewApproval,
+    ) -> Result<Requested, StoreError> {
+        let attempt = &storable(attempt);
+        Sql::<Postgres>::request_approval(&self.pool, attempt, approval).await
+    }
+
+    async fn vote(
+        &self,
+        ballot: &Ballot,
+        execution: &Attempt,
+        budget: &Budget,
+        now: DateTime<Utc>,
+    ) -> Result<Voted, StoreError> {
+        self.ensure_slots(budget, slot_count(budget.max)?).await?;
+        let execution = &storable(execution);
+        Sql::<Postgres>::vote(&self.pool, self, ballot, execution, budget, now).await
+    }
+
+    async fn expire_due(&self, now: DateTime<Utc>) -> Result<Vec<ApprovalRecord>, StoreError> {
+        Sql::<Postgres>::expire_due(&self.pool, now).await
+    }
+
+    async fn get_approval(&self, id: Uuid) -> Result<Option<ApprovalRecord>, StoreError> {
+        Sql::<Postgres>::get_approval(&self.pool, id).await
+    }
+
+    async fn list_approvals(
+        &self,
+        query: &ApprovalQuery,
+    ) -> Result<Vec<ApprovalRecord>, StoreError> {
+        Sql::<Postgres>::list_approvals(&self.pool, query).await
+    }
+
+    async fn find_grant(
+        &self,
+        lookup: &GrantLookup,
+        now: DateTime<Utc>,
+    ) -> Result<Option<GrantRecord>, StoreError> {
+        Sql::<Postgres>::find_grant(&self.pool, lookup, now).await
+    }
+
+    async fn get_grant(&self, id: Uuid) -> Result<Option<GrantRecord>, StoreError> {
+        Sql::<Postgres>::get_grant(&self.pool, id).await
+    }
+
+    async fn list_grants(
+        &self,
+        active_at: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<GrantRecord>, StoreError> {
+        Sql::<Postgres>::list_grants(&self.pool, active_at, limit).await
+    }
+
+    async fn revoke_grant(
+        &self,
+        id: Uuid,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Revoked, StoreError> {
+        Sql::<Postgres>::revoke_grant(&self.pool, id, by, now).await
+    }
+
+    async fn approval_counts(&self, now: DateTime<Utc>) -> Result<ApprovalCounts, StoreError> {
+        Sql::<Postgres>::approval_counts(&self.pool, now).await
+    }
+}
+
 impl Dialect for Postgres {
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
@@ -495,6 +603,22 @@ impl Dialect for Postgres {
 
     fn time(row: &PgRow, column: &str) -> Result<DateTime<Utc>, sqlx::Error> {
         row.try_get(column)
+    }
+
+    fn uuid_opt(row: &PgRow, column: &str) -> Result<Option<Uuid>, sqlx::Error> {
+        row.try_get(column)
+    }
+
+    fn time_opt(row: &PgRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        row.try_get(column)
+    }
+
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+
+    async fn begin_write(
+        pool: &sqlx::Pool<Self>,
+    ) -> Result<sqlx::Transaction<'_, Self>, sqlx::Error> {
+        pool.begin().await
     }
 }
 

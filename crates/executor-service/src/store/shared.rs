@@ -26,7 +26,7 @@ macro_rules! record_columns {
         r#""id", "actionType", "actionParams", "requestedBy", "decisionId", "policyVersion",
            "policyDecision", "status", "reasonCode", "error", "result", "dryRun", "clientIp",
            "requestId", "signatureForm", "namespace", "targetKind", "targetName", "budgetKey",
-           "durationMs", "createdAt", "updatedAt""#
+           "durationMs", "createdAt", "updatedAt", "approvalId", "grantId", "approvedBy""#
     };
 }
 
@@ -60,6 +60,12 @@ pub(super) trait Dialect: Database {
     /// Reads the uuid column `column`.
     fn uuid(row: &Self::Row, column: &str) -> Result<Uuid, sqlx::Error>;
 
+    /// Reads the nullable uuid column `column`.
+    fn uuid_opt(row: &Self::Row, column: &str) -> Result<Option<Uuid>, sqlx::Error>;
+
+    /// Reads the nullable time column `column`.
+    fn time_opt(row: &Self::Row, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error>;
+
     /// Reads the JSON column `column`.
     fn json(row: &Self::Row, column: &str) -> Result<Option<Value>, sqlx::Error>;
 
@@ -68,6 +74,21 @@ pub(super) trait Dialect: Database {
 
     /// How many rows a statement changed.
     fn rows_affected(result: &Self::QueryResult) -> u64;
+
+    /// What a `SELECT` appends to lock the rows it reads until the transaction ends
+    /// (Postgres); empty where [`Dialect::begin_write`] already holds the only write lock.
+    const FOR_UPDATE: &'static str;
+
+    /// Opens a transaction that may write: on SQLite it takes the write lock first
+    /// (`BEGIN IMMEDIATE`), so that what it reads cannot change before it writes.
+    fn begin_write(
+        pool: &sqlx::Pool<Self>,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'_, Self>, sqlx::Error>> + Send;
+}
+
+/// The `approvedBy` column of an attempt: `NULL` when nobody approved it.
+pub(super) fn approved_by(attempt: &super::Attempt) -> Option<Value> {
+    (!attempt.approved_by.is_empty()).then(|| Value::from(attempt.approved_by.clone()))
 }
 
 /// The `UPDATE` of [`AuditStore::finish`](super::AuditStore::finish): the outcome replaces
@@ -248,6 +269,12 @@ where
         duration_ms: row.try_get("durationMs")?,
         created_at: DB::time(row, "createdAt")?,
         updated_at: DB::time(row, "updatedAt")?,
+        approval_id: DB::uuid_opt(row, "approvalId")?,
+        grant_id: DB::uuid_opt(row, "grantId")?,
+        approved_by: DB::json(row, "approvedBy")?
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| decode_error("approvedBy", e))?,
     })
 }
 

@@ -28,8 +28,15 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row as _, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
+use super::approval_sql::{self, Sql};
+use super::approvals::{
+    ApprovalCounts, ApprovalQuery, ApprovalRecord, ApprovalStore, Ballot, GrantLookup, GrantRecord,
+    NewApproval, Requested, Revoked, Voted,
+};
 use super::reads;
-use super::shared::{self, Dialect, OPERATION_TIMEOUT, budget_message, decode_error, millis};
+use super::shared::{
+    self, Dialect, OPERATION_TIMEOUT, approved_by, budget_message, decode_error, millis,
+};
 use super::{
     Attempt, AuditQuery, AuditRecord, AuditStatus, AuditStore, Begin, Budget, Completion,
     StatsBucket, StoreError,
@@ -229,9 +236,10 @@ async fn insert_row(
                "id", "actionType", "actionParams", "requestedBy", "decisionId",
                "policyVersion", "policyDecision", "namespace", "targetKind", "targetName",
                "signatureForm", "dryRun", "clientIp", "requestId", "budgetKey",
-               "status", "reasonCode", "error", "durationMs", "createdAt", "updatedAt"
+               "status", "reasonCode", "error", "durationMs", "createdAt", "updatedAt",
+               "approvalId", "grantId", "approvedBy"
            )
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"#,
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"#,
     )
     .bind(attempt.id.to_string())
     .bind(attempt.action_type.as_deref())
@@ -254,6 +262,9 @@ async fn insert_row(
     .bind(duration.map(millis))
     .bind(at)
     .bind(at)
+    .bind(attempt.approval_id.map(|id| id.to_string()))
+    .bind(attempt.grant_id.map(|id| id.to_string()))
+    .bind(approved_by(attempt).map(|v| v.to_string()))
     .execute(conn)
     .await?;
     Ok(())
@@ -325,6 +336,88 @@ impl AuditStore for SqliteStore {
 }
 
 /// Uuids, times and JSON are text (see `migrations-sqlite/`).
+/// Takes the budget slot inside a vote's transaction (see [`super::approvals`]).
+impl approval_sql::TakeSlot<Sqlite> for SqliteStore {
+    fn take<'c>(
+        &'c self,
+        conn: &'c mut SqliteConnection,
+        attempt: &'c Attempt,
+        budget: &'c Budget,
+    ) -> approval_sql::BoxFuture<'c, Result<Begin, sqlx::Error>> {
+        Box::pin(async move { SqliteStore::begin_in(conn, attempt, budget).await })
+    }
+}
+
+#[async_trait::async_trait]
+impl ApprovalStore for SqliteStore {
+    async fn request_approval(
+        &self,
+        attempt: &Attempt,
+        approval: &NewApproval,
+    ) -> Result<Requested, StoreError> {
+        let attempt = &attempt.clone();
+        Sql::<Sqlite>::request_approval(&self.pool, attempt, approval).await
+    }
+
+    async fn vote(
+        &self,
+        ballot: &Ballot,
+        execution: &Attempt,
+        budget: &Budget,
+        now: DateTime<Utc>,
+    ) -> Result<Voted, StoreError> {
+        Sql::<Sqlite>::vote(&self.pool, self, ballot, execution, budget, now).await
+    }
+
+    async fn expire_due(&self, now: DateTime<Utc>) -> Result<Vec<ApprovalRecord>, StoreError> {
+        Sql::<Sqlite>::expire_due(&self.pool, now).await
+    }
+
+    async fn get_approval(&self, id: Uuid) -> Result<Option<ApprovalRecord>, StoreError> {
+        Sql::<Sqlite>::get_approval(&self.pool, id).await
+    }
+
+    async fn list_approvals(
+        &self,
+        query: &ApprovalQuery,
+    ) -> Result<Vec<ApprovalRecord>, StoreError> {
+        Sql::<Sqlite>::list_approvals(&self.pool, query).await
+    }
+
+    async fn find_grant(
+        &self,
+        lookup: &GrantLookup,
+        now: DateTime<Utc>,
+    ) -> Result<Option<GrantRecord>, StoreError> {
+        Sql::<Sqlite>::find_grant(&self.pool, lookup, now).await
+    }
+
+    async fn get_grant(&self, id: Uuid) -> Result<Option<GrantRecord>, StoreError> {
+        Sql::<Sqlite>::get_grant(&self.pool, id).await
+    }
+
+    async fn list_grants(
+        &self,
+        active_at: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<GrantRecord>, StoreError> {
+        Sql::<Sqlite>::list_grants(&self.pool, active_at, limit).await
+    }
+
+    async fn revoke_grant(
+        &self,
+        id: Uuid,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Revoked, StoreError> {
+        Sql::<Sqlite>::revoke_grant(&self.pool, id, by, now).await
+    }
+
+    async fn approval_counts(&self, now: DateTime<Utc>) -> Result<ApprovalCounts, StoreError> {
+        Sql::<Sqlite>::approval_counts(&self.pool, now).await
+    }
+}
+
 impl Dialect for Sqlite {
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
@@ -372,6 +465,30 @@ impl Dialect for Sqlite {
         DateTime::parse_from_rfc3339(&text)
             .map(|t| t.with_timezone(&Utc))
             .map_err(|e| decode_error(column, e))
+    }
+
+    fn uuid_opt(row: &SqliteRow, column: &str) -> Result<Option<Uuid>, sqlx::Error> {
+        let text: Option<String> = row.try_get(column)?;
+        text.map(|t| Uuid::parse_str(&t).map_err(|e| decode_error(column, e)))
+            .transpose()
+    }
+
+    fn time_opt(row: &SqliteRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        let text: Option<String> = row.try_get(column)?;
+        text.map(|t| {
+            DateTime::parse_from_rfc3339(&t)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| decode_error(column, e))
+        })
+        .transpose()
+    }
+
+    const FOR_UPDATE: &'static str = "";
+
+    async fn begin_write(
+        pool: &sqlx::Pool<Self>,
+    ) -> Result<sqlx::Transaction<'_, Self>, sqlx::Error> {
+        pool.begin_with("BEGIN IMMEDIATE").await
     }
 }
 

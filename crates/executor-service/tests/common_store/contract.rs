@@ -389,5 +389,12 @@ fn sqlite_row(row: &SqliteRow) -> AuditRow {
         duration_ms: row.get("durationMs"),
         created_at: time(row.get("createdAt")),
         updated_at: time(row.get("updatedAt")),
+        approval_id: row
+            .get::<Option<String>, _>("approvalId")
+            .map(|t| Uuid::parse_str(&t).unwrap()),
+        grant_id: row
+            .get::<Option<String>, _>("grantId")
+            .map(|t| Uuid::parse_str(&t).unwrap()),
+        approved_by: json(row, "approvedBy"),
     }
 }

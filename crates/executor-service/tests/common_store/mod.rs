@@ -47,6 +47,9 @@ pub struct AuditRow {
     pub duration_ms: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub approval_id: Option<Uuid>,
+    pub grant_id: Option<Uuid>,
+    pub approved_by: Option<Value>,
 }
 
 /// A fully described, valid attempt using `decision`.
@@ -66,6 +69,7 @@ pub fn attempt(decision: &str) -> Attempt {
         dry_run: false,
         client_ip: Some("10.0.0.7".into()),
         request_id: Some(format!("req-{decision}")),
+        ..Attempt::default()
     }
 }
 
