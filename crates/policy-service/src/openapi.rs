@@ -14,7 +14,7 @@ use warden_protocol::{
 #[openapi(
     info(
         title = "Warden policy service",
-        description = "Decides whether an AI engine may run a remediation action on a Kubernetes resource, explains why, and signs the decisions that allow it.",
+        description = "Decides whether an AI engine may run a remediation action on a Kubernetes resource, explains why, and signs the decisions that allow it or send it to people for approval.",
         license(name = "Apache-2.0")
     ),
     paths(

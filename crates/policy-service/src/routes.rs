@@ -9,8 +9,8 @@ use chrono::{SecondsFormat, Utc};
 use serde_json::{Value, json};
 use warden_policy::Input;
 use warden_protocol::{
-    DecisionClaims, DecisionKind, ErrorBody, PolicyDecision, PolicyRequest, ResourceRef,
-    TOKEN_AUDIENCE, TOKEN_ISSUER, params_digest,
+    APPROVAL_AUDIENCE, ApprovalClaims, DecisionClaims, DecisionKind, ErrorBody, PolicyDecision,
+    PolicyRequest, ResourceRef, TOKEN_AUDIENCE, TOKEN_ISSUER, params_digest,
 };
 
 use crate::AppState;
@@ -61,7 +61,7 @@ impl FromRequestParts<AppState> for Caller {
     params(("explain" = Option<bool>, Query, description = "Add a per-rule trace of the evaluation")),
     request_body = PolicyRequest,
     responses(
-        (status = 200, description = "The decision; `token` only when allowed", body = PolicyDecision),
+        (status = 200, description = "The decision; `token` for allow and require_approval (the latter with audience `warden-executor-approval` and the requirements in claim `apr`, also shown as `approval`), none for deny", body = PolicyDecision),
         (status = 400, description = "Malformed or mistyped JSON, or a bad field (named in `field`)", body = ErrorBody),
         (status = 401, description = "API keys are configured and the bearer key is missing or unknown", body = ErrorBody),
         (status = 403, description = "The body claims another user or a role the caller lacks", body = ErrorBody),
@@ -121,11 +121,11 @@ pub async fn evaluate(
     let expires = now + state.decision_ttl();
     let decision_id = uuid::Uuid::now_v7().to_string();
     let canonical = resource.to_string();
-    let token = match (decision.kind, decision.rule) {
-        (DecisionKind::Allow, Some(rule)) => {
+    let token = match signed_as(decision.kind, decision.rule, decision.approval)? {
+        Some(signing) => {
             let claims = DecisionClaims {
                 iss: TOKEN_ISSUER.to_owned(),
-                aud: TOKEN_AUDIENCE.to_owned(),
+                aud: signing.audience.to_owned(),
                 sub: subject.clone(),
                 jti: decision_id.clone(),
                 iat: PolicyStore::issued_at(now.timestamp(), min_iat),
@@ -134,14 +134,14 @@ pub async fn evaluate(
                 act: request.action.clone(),
                 res: canonical.clone(),
                 pv: policy.version().to_owned(),
-                rule: rule.to_owned(),
+                rule: signing.rule.to_owned(),
                 // Bound only when given, so the clients that send none keep working and
                 // their decisions cover any parameters, as they always did.
                 prm: request
                     .params
                     .as_ref()
                     .map(|params| params_digest(&Value::Object(params.clone()))),
-                apr: None,
+                apr: signing.approval,
             };
             Some(
                 state
@@ -150,7 +150,7 @@ pub async fn evaluate(
                     .map_err(|e| ApiError::Internal(e.into()))?,
             )
         }
-        _ => None,
+        None => None,
     };
     state
         .metrics()
@@ -176,9 +176,45 @@ pub async fn evaluate(
         resource: canonical,
         subject,
         token,
-        approval: None,
+        approval: decision.approval.cloned(),
         explanation,
     }))
+}
+
+/// What a decision's token says beyond the request.
+struct Signing<'d> {
+    rule: &'d str,
+    audience: &'static str,
+    approval: Option<ApprovalClaims>,
+}
+
+/// The rule, audience and approval requirements of a decision's token; `None` for a deny,
+/// which gets no token.
+///
+/// An approval token has its own audience, so that no verifier can take it for an allow.
+/// A `require_approval` decision without requirements cannot come out of a loaded policy;
+/// if one did, it is refused rather than signed with requirements made up here.
+fn signed_as<'d>(
+    kind: DecisionKind,
+    rule: Option<&'d str>,
+    approval: Option<&ApprovalClaims>,
+) -> Result<Option<Signing<'d>>, ApiError> {
+    match (kind, rule, approval) {
+        (DecisionKind::Allow, Some(rule), _) => Ok(Some(Signing {
+            rule,
+            audience: TOKEN_AUDIENCE,
+            approval: None,
+        })),
+        (DecisionKind::RequireApproval, Some(rule), Some(approval)) => Ok(Some(Signing {
+            rule,
+            audience: APPROVAL_AUDIENCE,
+            approval: Some(approval.clone()),
+        })),
+        (DecisionKind::RequireApproval, _, _) => Err(ApiError::Internal(anyhow::anyhow!(
+            "a require_approval decision without a rule or approval requirements"
+        ))),
+        _ => Ok(None),
+    }
 }
 
 /// With an API key, the body may repeat the caller's identity and name one of its roles,

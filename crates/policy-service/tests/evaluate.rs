@@ -98,20 +98,22 @@ async fn low_severity_is_not_allowed() {
 }
 
 #[tokio::test]
-async fn medium_severity_requires_approval_without_a_token() {
+async fn medium_severity_requires_approval_with_an_approval_token() {
     // Act
     let answer =
         evaluate_seed_with(|request| request["context"]["metadata"]["severity"] = json!("medium"))
             .await;
 
-    // Assert
+    // Assert: signed, but never for the executor's allow audience (see tests/approval.rs).
     assert_eq!(
         answer.body["decision"], "require_approval",
         "{}",
         answer.body
     );
     assert_eq!(answer.body["allowed"], false);
-    assert!(answer.body.get("token").is_none());
+    let token = answer.body["token"].as_str().unwrap();
+    assert_eq!(payload(token)["aud"], warden_protocol::APPROVAL_AUDIENCE);
+    assert!(answer.body["approval"].is_object(), "{}", answer.body);
 }
 
 #[tokio::test]

@@ -52,15 +52,12 @@ async fn without_params_the_token_has_no_prm_claim() {
     let token = answer.body["token"].as_str().unwrap();
     let claims = verify(&state, token).await.unwrap();
     assert_eq!(claims.prm, None);
-    let payload = token.split('.').nth(1).unwrap();
-    let payload =
-        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap();
-    let payload: Value = serde_json::from_slice(&payload).unwrap();
+    let payload = payload(token);
     assert!(payload.get("prm").is_none(), "{payload}");
 }
 
 #[tokio::test]
-async fn the_default_policy_sends_scaling_to_zero_for_approval_without_a_token() {
+async fn the_default_policy_sends_scaling_to_zero_for_approval_bound_to_the_params() {
     // Arrange
     let state = state(false);
     let params = json!({"namespace": "production", "deploymentName": "api", "replicas": 0});
@@ -69,19 +66,27 @@ async fn the_default_policy_sends_scaling_to_zero_for_approval_without_a_token()
     let answer = evaluate_at(
         &state,
         "/api/v1/policy/evaluate?explain=true",
-        &scale_request(Some(params)),
+        &scale_request(Some(params.clone())),
         None,
     )
     .await;
 
-    // Assert
+    // Assert: the approval token binds the params as an allow token does, so an approved
+    // scale to zero cannot be run with other parameters.
     assert_eq!(
         answer.body["decision"], "require_approval",
         "{}",
         answer.body
     );
     assert_eq!(answer.body["matchedRule"], "approve-scale-to-zero");
-    assert!(answer.body.get("token").is_none());
+    let claims = verify_for(
+        &state,
+        answer.body["token"].as_str().unwrap(),
+        warden_protocol::APPROVAL_AUDIENCE,
+    )
+    .await
+    .unwrap();
+    assert_eq!(claims.prm.as_deref(), Some(params_digest(&params).as_str()));
     let trace = answer.body["explanation"].as_array().unwrap();
     let rule = trace
         .iter()

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use warden_protocol::{DecisionKind, normalize_kind};
 
 use crate::actions::{self, ActionRef};
-use crate::cond;
 use crate::error::{Diagnostics, PolicyErrors};
 use crate::glob::Glob;
 use crate::rule::{ResourcePattern, Rule};
 use crate::yaml::{self, Key, Node, Pos, Value};
+use crate::{approval, cond};
 
 /// The checked content of a policy file, before indexing.
 pub(crate) struct Compiled {
@@ -36,6 +36,7 @@ const RULE_KEYS: &[&str] = &[
     "match",
     "requireParams",
     "when",
+    "approval",
 ];
 const MATCH_KEYS: &[&str] = &["actions", "types", "subjects", "resources"];
 const SUBJECT_KEYS: &[&str] = &["users", "roles"];
@@ -339,6 +340,7 @@ fn compile_rule(node: &Node, seen: &mut HashMap<String, Pos>, d: &mut Diagnostic
         resources: None,
         require_params: false,
         when: None,
+        approval: None,
     };
     if let Some(node) = yaml::get(entries, "requireParams") {
         match node.value {
@@ -358,7 +360,40 @@ fn compile_rule(node: &Node, seen: &mut HashMap<String, Pos>, d: &mut Diagnostic
     if let Some(w) = yaml::get(entries, "when") {
         rule.when = cond::compile(w, d);
     }
+    compile_approval(entries, effect, &mut rule, d);
     (id.is_ok() && d.len() == before).then_some(rule)
+}
+
+/// Sets the approval requirements of a `require_approval` rule: its `approval:` block, or
+/// the defaults without one. On any other rule the block is an error, since nothing would
+/// read it; with an unknown effect its contents are still checked.
+fn compile_approval(
+    entries: &[(Key, Node)],
+    effect: Option<DecisionKind>,
+    rule: &mut Rule,
+    d: &mut Diagnostics,
+) {
+    let block = yaml::get(entries, "approval");
+    if let (Some(node), Some(kind @ (DecisionKind::Allow | DecisionKind::Deny))) = (block, effect) {
+        let key = entries
+            .iter()
+            .find(|(k, _)| k.name == "approval")
+            .map_or(node.pos, |(k, _)| k.pos);
+        d.error(
+            key,
+            format!(
+                "`approval` applies only to require_approval rules; this rule's effect is {kind}"
+            ),
+        );
+        return;
+    }
+    let claims = match block {
+        Some(node) => approval::compile(node, d),
+        None => Some(approval::defaults()),
+    };
+    if effect == Some(DecisionKind::RequireApproval) {
+        rule.approval = claims;
+    }
 }
 
 /// The rule's id; `Err(Some(id))` for a duplicate, which still labels its messages.

@@ -27,6 +27,11 @@
 //!       actions: [restart_pod, scale_deployment]
 //!       subjects: {roles: [service]}
 //!     when: metadata.severity == medium
+//!     approval:                # who approves, and for how long the request waits
+//!       approvers: 1
+//!       roles: [operator]
+//!       expires: 15m
+//!       session: {scope: namespace, maxTtl: 1h}
 //!
 //!   - id: allow-ai-remediation
 //!     effect: allow
@@ -62,8 +67,33 @@
 //! | `match` | no | targets, below; an absent key matches anything |
 //! | `requireParams` | no | `true`: the request must carry `params` (below); default `false` |
 //! | `when` | no | a condition, below |
+//! | `approval` | no | `require_approval` rules only: how the action is approved, below |
 //!
 //! A rule *matches* a request when every target given matches and its condition holds.
+//!
+//! ## Approvals (`approval`)
+//!
+//! A `require_approval` decision is not a refusal: the policy service signs it like an
+//! allow (audience `warden-executor-approval`, claim `apr`), and the executor turns it
+//! into an approval request that people approve or deny. The rule's `approval:` block
+//! says what that takes; every key is optional, and a rule without the block gets all the
+//! defaults.
+//!
+//! | key | default | meaning |
+//! |---|---|---|
+//! | `approvers` | `1` | distinct people who must approve, 1 to 10 |
+//! | `roles` | `[operator]` | an approver must hold one of these roles; exact names, not globs; never empty |
+//! | `expires` | `15m` | an unanswered request expires after this long; at most `24h` |
+//! | `session` | none | `{scope: .., maxTtl: ..}`: an approver may also grant a session, below |
+//!
+//! A session lets later requests of the same requester and action skip the approval
+//! while it lasts. `scope` is the widest thing a grant may cover: `object` (this object),
+//! `kind` (every object of this kind in the namespace) or `namespace` (every object in
+//! it); `maxTtl` is the longest grant, at most `24h`. Both are required.
+//!
+//! Durations are hours, minutes and seconds in that order, each at most once: `90s`,
+//! `15m`, `1h`, `1h30m`; zero and bare numbers are errors. An `approval:` block on an
+//! `allow` or `deny` rule is an error, since nothing would read it.
 //!
 //! ## Parameters (`params`)
 //!
@@ -72,8 +102,8 @@
 //! replicas}`). Conditions read them as `params.<path>`. What a decision covers depends
 //! on whether they were given:
 //!
-//! - **with `params`**, an allowing decision's token binds their digest, and the
-//!   executor runs the action only with exactly those parameters;
+//! - **with `params`**, the token of an `allow` or `require_approval` decision binds
+//!   their digest, and the executor runs the action only with exactly those parameters;
 //! - **without**, the decision covers *any* parameters for that action, resource and
 //!   requester, and every `params.*` condition reads a missing field (so it fails closed,
 //!   below).
@@ -197,7 +227,8 @@
 //! ``file:line:column: rule `id`: message``: YAML syntax, unknown or duplicate keys,
 //! missing `id`/`effect`/`reason`, duplicate rule ids, unknown effects, fields or
 //! operators, operands that do not fit the operator (`in` without a list, ordering a
-//! boolean), empty lists, and malformed resource patterns.
+//! boolean), empty lists, malformed resource patterns, and `approval:` blocks with bad
+//! values or on rules that are not `require_approval`.
 //!
 //! # Tests
 //!
@@ -209,6 +240,7 @@
 //! - `error.rs`: [`PolicyError`] / [`PolicyErrors`] with file, line, column and rule.
 //! - `yaml.rs`: the YAML tree with positions that every check reports from.
 //! - `compile.rs`: policy file → checked rules (top level, principals, rules, targets).
+//! - `approval.rs`: a rule's `approval:` block and its durations.
 //! - `cond/`: `when:` conditions. `mod.rs`: the condition tree (fields, operators,
 //!   literals); `eval.rs`: three-valued evaluation; `compile.rs`: the structured YAML forms
 //!   and the checks of each leaf; `shorthand.rs`: the `<field> <op> [<value>]` form.
@@ -218,6 +250,7 @@
 //! - [`testing`]: test files. `synthetic`: large generated policies for benchmarks.
 
 mod actions;
+mod approval;
 mod compile;
 mod cond;
 mod error;
@@ -234,7 +267,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use warden_protocol::{DecisionKind, RequestContext, ResourceRef, RuleTrace};
+use warden_protocol::{ApprovalClaims, DecisionKind, RequestContext, ResourceRef, RuleTrace};
 
 pub use error::{PolicyError, PolicyErrors};
 
@@ -324,6 +357,9 @@ pub struct Decision<'p> {
     pub rule: Option<&'p str>,
     /// The rule's reason, or why nothing matched.
     pub reason: &'p str,
+    /// How the action is approved: `Some` exactly for [`DecisionKind::RequireApproval`]
+    /// (the rule's `approval:` block, or its defaults), `None` for allow and deny.
+    pub approval: Option<&'p ApprovalClaims>,
 }
 
 impl Policy {
@@ -487,6 +523,7 @@ impl Policy {
             kind: DecisionKind::Deny,
             rule: None,
             reason,
+            approval: None,
         }
     }
 }
@@ -496,5 +533,6 @@ fn decided(rule: &Rule) -> Decision<'_> {
         kind: rule.effect,
         rule: Some(&rule.id),
         reason: &rule.reason,
+        approval: rule.approval.as_ref(),
     }
 }

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use warden_protocol::{DecisionKind, Scope};
+use warden_protocol::{ApprovalClaims, DecisionKind, Scope};
 
 use crate::Input;
 use crate::cond::{Cond, Fault, Leaf, Truth};
@@ -27,6 +27,9 @@ pub(crate) struct Rule {
     /// `requireParams: true`: the request must carry the action's parameters.
     pub(crate) require_params: bool,
     pub(crate) when: Option<Cond>,
+    /// How a `require_approval` rule is approved (its `approval:` block or the defaults);
+    /// `None` exactly for allow and deny rules.
+    pub(crate) approval: Option<ApprovalClaims>,
 }
 
 /// `namespace/kind/name`, each part a glob; shorter forms are padded with `*`.

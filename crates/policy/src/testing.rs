@@ -16,10 +16,21 @@
 //! `anonymous`), with `[context.role]` as roles or else the principal's declared roles.
 //! `expect.rule` is optional: leave it out to check only the decision, or write
 //! `rule: null` to assert the default deny (no rule matched).
+//!
+//! A `require_approval` expectation may also assert how the action is approved:
+//!
+//! ```yaml
+//!     expect: {decision: require_approval, rule: approve-medium-severity,
+//!              approvers: 1, roles: [operator], session: namespace}
+//! ```
+//!
+//! `approvers` is the number of people, `roles` the approver roles (in any order), and
+//! `session` the widest grant scope (`object`, `kind`, `namespace`) or `none` for a rule
+//! that allows no session. Each is optional and checked only when given.
 
 use std::path::{Path, PathBuf};
 
-use warden_protocol::{DecisionKind, PolicyRequest, ResourceRef};
+use warden_protocol::{ApprovalClaims, DecisionKind, GrantScope, PolicyRequest, ResourceRef};
 
 use crate::compile::check_keys;
 use crate::error::{Diagnostics, PolicyErrors};
@@ -67,6 +78,73 @@ struct Expect {
     rule: Option<Option<String>>,
     /// Where `rule` was written, to report an id the policy does not have.
     rule_pos: Pos,
+    /// The approval requirements asserted, for `require_approval` expectations.
+    approval: ExpectApproval,
+}
+
+/// The parts of a decision's approval requirements a case asserts; `None` is not checked.
+#[derive(Default)]
+struct ExpectApproval {
+    approvers: Option<u32>,
+    /// Sorted, so that the order a test writes them in does not matter.
+    roles: Option<Vec<String>>,
+    /// `Some(None)`: the rule must allow no session.
+    session: Option<Option<GrantScope>>,
+}
+
+impl ExpectApproval {
+    fn is_empty(&self) -> bool {
+        self.approvers.is_none() && self.roles.is_none() && self.session.is_none()
+    }
+
+    /// Whether `actual` meets every asserted part (nothing asserted: always).
+    fn met_by(&self, actual: Option<&ApprovalClaims>) -> bool {
+        if self.is_empty() {
+            return true;
+        }
+        let Some(actual) = actual else {
+            return false;
+        };
+        self.approvers.is_none_or(|n| n == actual.approvers)
+            && self
+                .roles
+                .as_ref()
+                .is_none_or(|roles| *roles == sorted(&actual.roles))
+            && self
+                .session
+                .is_none_or(|scope| scope == actual.session.as_ref().map(|s| s.scope))
+    }
+
+    /// `approvers 2, roles [a, b], session none`: the asserted parts of `approval`, which
+    /// is the expectation itself or the actual requirements.
+    fn describe(&self, approval: &ExpectApproval) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.approvers.is_some()
+            && let Some(n) = approval.approvers
+        {
+            parts.push(format!("approvers {n}"));
+        }
+        if self.roles.is_some()
+            && let Some(roles) = &approval.roles
+        {
+            parts.push(format!("roles [{}]", roles.join(", ")));
+        }
+        if self.session.is_some()
+            && let Some(scope) = approval.session
+        {
+            parts.push(format!(
+                "session {}",
+                scope.map_or("none", GrantScope::as_str)
+            ));
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+}
+
+fn sorted(roles: &[String]) -> Vec<String> {
+    let mut roles = roles.to_vec();
+    roles.sort();
+    roles
 }
 
 struct Case {
@@ -270,7 +348,12 @@ fn read_expect(node: &Node, d: &mut Diagnostics) -> Option<Expect> {
         );
         return None;
     };
-    check_keys(entries, &["decision", "rule"], "`expect`", d);
+    check_keys(
+        entries,
+        &["decision", "rule", "approvers", "roles", "session"],
+        "`expect`",
+        d,
+    );
     let decision = match yaml::get(entries, "decision") {
         Some(n) => match n.as_str() {
             Some("allow") => Some(DecisionKind::Allow),
@@ -303,11 +386,86 @@ fn read_expect(node: &Node, d: &mut Diagnostics) -> Option<Expect> {
             }
         },
     };
+    let approval = read_expect_approval(entries, decision, d)?;
     Some(Expect {
         decision: decision?,
         rule,
         rule_pos,
+        approval,
     })
+}
+
+/// The `approvers`, `roles` and `session` of an expectation; `None` if one is malformed.
+fn read_expect_approval(
+    entries: &[(crate::yaml::Key, Node)],
+    decision: Option<DecisionKind>,
+    d: &mut Diagnostics,
+) -> Option<ExpectApproval> {
+    let before = d.len();
+    let mut out = ExpectApproval::default();
+    for key in ["approvers", "roles", "session"] {
+        if let (Some(n), Some(kind @ (DecisionKind::Allow | DecisionKind::Deny))) =
+            (yaml::get(entries, key), decision)
+        {
+            d.error(
+                n.pos,
+                format!(
+                    "`{key}` applies only to `decision: require_approval`; this case expects {kind}"
+                ),
+            );
+        }
+    }
+    if let Some(n) = yaml::get(entries, "approvers") {
+        let count = match n.value {
+            Value::Int(i) => u32::try_from(i).ok(),
+            Value::UInt(u) => u32::try_from(u).ok(),
+            _ => None,
+        };
+        match count {
+            Some(count) if count > 0 => out.approvers = Some(count),
+            _ => d.error(
+                n.pos,
+                "`approvers` must be the number of people who approve, e.g. `approvers: 1`",
+            ),
+        }
+    }
+    if let Some(n) = yaml::get(entries, "roles") {
+        let roles: Option<Vec<String>> = match &n.value {
+            Value::Str(role) => Some(vec![role.clone()]),
+            Value::Seq(items) if !items.is_empty() => items
+                .iter()
+                .map(|item| item.as_str().map(str::to_owned))
+                .collect(),
+            _ => None,
+        };
+        match roles {
+            Some(roles) => out.roles = Some(sorted(&roles)),
+            None => d.error(
+                n.pos,
+                "`roles` must be the approver roles, e.g. `roles: [operator]`",
+            ),
+        }
+    }
+    if let Some(n) = yaml::get(entries, "session") {
+        match n.as_str() {
+            Some("none") => out.session = Some(None),
+            Some(text) => match text.parse::<GrantScope>() {
+                Ok(scope) => out.session = Some(Some(scope)),
+                Err(_) => d.error(
+                    n.pos,
+                    format!("`session` must be object, kind, namespace or none, found `{text}`"),
+                ),
+            },
+            None => d.error(
+                n.pos,
+                format!(
+                    "`session` must be object, kind, namespace or none, found {}",
+                    n.value.kind_name()
+                ),
+            ),
+        }
+    }
+    (d.len() == before).then_some(out)
 }
 
 fn run_case(policy: &Policy, case: &Case) -> CaseResult {
@@ -327,15 +485,28 @@ fn run_case(policy: &Policy, case: &Case) -> CaseResult {
         None => true,
         Some(expected) => expected.as_deref() == decision.rule,
     };
-    let expected = match &case.expect.rule {
+    let asked = &case.expect.approval;
+    let mut expected = match &case.expect.rule {
         None => case.expect.decision.to_string(),
         Some(rule) => describe(case.expect.decision, rule.as_deref()),
     };
+    let mut actual = describe(decision.kind, decision.rule);
+    if let Some(parts) = asked.describe(asked) {
+        expected = format!("{expected} ({parts})");
+    }
+    let actual_approval = decision.approval.map(|a| ExpectApproval {
+        approvers: Some(a.approvers),
+        roles: Some(sorted(&a.roles)),
+        session: Some(a.session.as_ref().map(|s| s.scope)),
+    });
+    if let Some(parts) = actual_approval.as_ref().and_then(|a| asked.describe(a)) {
+        actual = format!("{actual} ({parts})");
+    }
     CaseResult {
         name: case.name.clone(),
-        passed: decision.kind == case.expect.decision && rule_ok,
+        passed: decision.kind == case.expect.decision && rule_ok && asked.met_by(decision.approval),
         expected,
-        actual: describe(decision.kind, decision.rule),
+        actual,
     }
 }
 

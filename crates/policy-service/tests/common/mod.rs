@@ -85,6 +85,15 @@ pub async fn verify(
     state: &AppState,
     token: &str,
 ) -> Result<DecisionClaims, jsonwebtoken::errors::Error> {
+    verify_for(state, token, warden_protocol::TOKEN_AUDIENCE).await
+}
+
+/// Like [`verify`], accepting only the audience `audience` (e.g. the approval audience).
+pub async fn verify_for(
+    state: &AppState,
+    token: &str,
+    audience: &str,
+) -> Result<DecisionClaims, jsonwebtoken::errors::Error> {
     let jwks: JwkSet =
         serde_json::from_value(get(state, "/.well-known/jwks.json").await.body).unwrap();
     let header = jsonwebtoken::decode_header(token)?;
@@ -92,10 +101,19 @@ pub async fn verify(
     let jwk = jwks.find(&kid).expect("kid is in the JWKS");
     let key = DecodingKey::from_jwk(jwk)?;
     let mut validation = Validation::new(Algorithm::EdDSA);
-    validation.set_audience(&[warden_protocol::TOKEN_AUDIENCE]);
+    validation.set_audience(&[audience]);
     validation.set_issuer(&[warden_protocol::TOKEN_ISSUER]);
     validation.set_required_spec_claims(&["exp", "aud", "iss", "sub", "jti"]);
     jsonwebtoken::decode::<DecisionClaims>(token, &key, &validation).map(|d| d.claims)
+}
+
+/// The claims of `token` as sent, without checking its signature: for asserting which
+/// claims are absent on the wire.
+pub fn payload(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT has a payload");
+    let payload =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap();
+    serde_json::from_slice(&payload).unwrap()
 }
 
 /// Writes `content` to a new file `name` in `dir`.
