@@ -17,13 +17,14 @@
 //! # Layout
 //!
 //! - `mod.rs`: the execute side ([`on_decision`]), the digest and the grant's words;
-//! - [`api`]: `/executor/approvals` and `/executor/grants`;
+//! - [`api`]: `/executor/approvals` and `/executor/grants`; [`views`]: their wire types;
 //! - [`auth`]: who is asking: an operator's bearer token, or the requester's HMAC;
 //! - [`sweeper`]: expiry and the gauges.
 
 pub mod api;
 pub mod auth;
 pub mod sweeper;
+pub mod views;
 
 use std::time::Instant;
 
