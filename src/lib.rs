@@ -72,9 +72,13 @@ impl Settings {
         };
         // Someone must be able to answer an approval request: without any operator
         // configured, this run has one, the admin, with a fresh token.
-        let no_operator = ["EXECUTOR_ADMIN_TOKEN", "EXECUTOR_OPERATORS", "EXECUTOR_OIDC_ISSUER"]
-            .iter()
-            .all(|name| set(name).is_none());
+        let no_operator = [
+            "EXECUTOR_ADMIN_TOKEN",
+            "EXECUTOR_OPERATORS",
+            "EXECUTOR_OIDC_ISSUER",
+        ]
+        .iter()
+        .all(|name| set(name).is_none());
         let generated_operator_token = no_operator.then(random_secret);
         let with_defaults = |name: &str| -> Option<String> {
             let default = match name {
@@ -175,7 +179,8 @@ pub fn banner(
         Some(token) => format!(
             "{token}\n                   (generated for this run: the admin's token for `warden approvals` and the audit API; set EXECUTOR_ADMIN_TOKEN to keep one)"
         ),
-        None => "from the environment (EXECUTOR_OPERATORS, EXECUTOR_OIDC_*, EXECUTOR_ADMIN_TOKEN)".to_owned(),
+        None => "from the environment (EXECUTOR_OPERATORS, EXECUTOR_OIDC_*, EXECUTOR_ADMIN_TOKEN)"
+            .to_owned(),
     };
     format!(
         r#"
