@@ -298,15 +298,22 @@ fn hmac_hex(secret: &str, text: &str) -> String {
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]
-async fn without_operators_the_approval_api_does_not_exist(pool: PgPool) {
+async fn without_operators_there_is_no_approval_api_and_no_request(pool: PgPool) {
     // Arrange
     let h = Harness::new(pool, &[]).await;
+    let body = h.restart_needing_approval("production", "web-1", requirements(1, 900, None));
 
     // Act
     let listed = get(&h.state, "/executor/approvals", "anything").await;
+    let executed = execute_on(&h.state, &body).await;
 
     // Assert
     assert_eq!(listed.status, 404);
-    let _ = OPERATORS;
-    let _ = execute_on;
+    assert_eq!(executed.status, 403, "{}", executed.body);
+    assert_eq!(executed.body["code"], "no_approvers");
+    let rows = h.rows().await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, "rejected");
+    assert_eq!(rows[0].reason_code.as_deref(), Some("no_approvers"));
+    assert_eq!(OPERATORS.len(), 4);
 }

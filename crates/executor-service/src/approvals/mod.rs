@@ -108,6 +108,16 @@ pub async fn on_decision(
             Err(err) => return Err(store_down(&state, "find_grant", err)),
         }
     }
+    if !state.operators().any() {
+        // A request nobody could ever answer would only expire: say so now instead.
+        return Err(ExecError::Forbidden {
+            code: "no_approvers",
+            message: "this decision needs a person's approval, and this executor has no \
+                      operator who could give it (EXECUTOR_OPERATORS, EXECUTOR_OIDC_ISSUER or \
+                      EXECUTOR_ADMIN_TOKEN)"
+                .into(),
+        });
+    }
     let params = attempt.action_params.clone().unwrap_or(Value::Null);
     let id = Uuid::now_v7();
     attempt.approval_id = Some(id);
