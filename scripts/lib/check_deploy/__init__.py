@@ -14,7 +14,8 @@ Layout:
 - `validate.py`: a-c, `helm lint --strict` and `kubernetes-validate --strict`;
 - `rbac.py`: d, the executor's RBAC equal to `executor-service permissions`;
 - `compose.py`: e, docker-compose.yml and the Dockerfile;
-- `manifests.py`: e, policy copies, probes, security, replicas, PDB, documented variables;
+- `manifests.py`: e, policy copies, probes, security, replicas, PDB, documented variables,
+  secret variables from Secrets;
 - `checks.py`: the checks in the order they run;
 - `selftest.py`: f, each check refuses its target when broken;
 - `__main__.py`: the command line.

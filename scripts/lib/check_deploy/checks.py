@@ -8,7 +8,7 @@ from typing import Callable
 
 from .common import CheckFailed, Deploy
 from .compose import check_compose, check_dockerfile
-from .manifests import check_env_names, check_manifests, check_policy_copies
+from .manifests import check_env_names, check_manifests, check_policy_copies, check_secret_env
 from .rbac import check_rbac
 from .validate import check_helm_lint, check_validate_helm, check_validate_kustomize
 
@@ -27,6 +27,7 @@ def all_checks(expected_rules: list) -> list[tuple[str, str, Callable[[Deploy], 
         ("policy-copies", "policy copies", check_policy_copies),
         ("manifests", "probes, ports, security, replicas, PDB", check_manifests),
         ("env-names", "variable names documented in .env.example", check_env_names),
+        ("secret-env", "secrets only from Secrets", check_secret_env),
     ]
 
 

@@ -1,5 +1,6 @@
 """e. The policy copies, the rendered manifests (probes, ports, security, replicas,
-PDB) and the variable names documented in .env.example."""
+PDB), the variable names documented in .env.example, and secret variables taken from
+Secrets only."""
 
 from __future__ import annotations
 
@@ -127,6 +128,32 @@ def check_manifests(d: Deploy) -> str:
         if not m or int(m.group(2)) not in policy_services.get(m.group(1), []):
             fail(f"{where}: POLICY_URL {url!r} is not a Service and port of the manifests")
     return f"probes, ports, securityContext, replicas and PDB in {len(d.renders())} renders"
+
+
+# Variables holding a secret (a key, a password, a token, or a URL with a token in it,
+# as Slack's webhook URLs are): the manifests take them from a Secret, never inline.
+SECRET_VARS = ["JWT_SECRET", "EXECUTOR_CLIENT_SECRETS", "DATABASE_URL", "EXECUTOR_ADMIN_TOKEN",
+               "POLICY_API_KEYS", "EXECUTOR_OPERATORS", "EXECUTOR_APPROVAL_WEBHOOK_URLS"]
+
+
+def check_secret_env(d: Deploy) -> str:
+    documented, _ = d.env_example()
+    missing = [v for v in SECRET_VARS if v not in documented]
+    if missing:
+        fail(f"check-deploy is stale: {', '.join(missing)} no longer in .env.example")
+    count = 0
+    for r in d.renders():
+        for dep in service_deployments(r).values():
+            for c in containers(dep):
+                for e in c.get("env") or []:
+                    if e.get("name") not in SECRET_VARS:
+                        continue
+                    ref_ = (e.get("valueFrom") or {}).get("secretKeyRef") or {}
+                    if "value" in e or not ref_.get("name") or not ref_.get("key"):
+                        fail(f"{r.label}: {ref(dep)} sets {e.get('name')} without a "
+                             f"secretKeyRef: a secret must come from a Secret, not the manifest")
+                    count += 1
+    return f"{count} secret settings from Secrets in {len(d.renders())} renders"
 
 
 def check_env_names(d: Deploy) -> str:

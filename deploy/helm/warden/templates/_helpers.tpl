@@ -78,6 +78,115 @@ app.kubernetes.io/component: executor-service
 {{- default (printf "%s-api-keys" (include "warden.fullname" .)) .Values.policy.apiKeysExistingSecret }}
 {{- end }}
 
+{{- define "warden.operators.secretName" -}}
+{{- default (printf "%s-approvals" (include "warden.fullname" .)) .Values.approvals.operatorsExistingSecret }}
+{{- end }}
+
+{{- define "warden.webhooks.secretName" -}}
+{{- default (printf "%s-approvals" (include "warden.fullname" .)) .Values.approvals.webhooks.existingSecret }}
+{{- end }}
+
+{{/* Approvals ----------------------------------------------------------------------- */}}
+
+{{/*
+Fails on what values.schema.json cannot see: a setting given two ways, OIDC given in
+part, and operators that the executor would refuse at start-up (a repeated name or
+token, the name of adminToken's identity). Messages name people, never a digest.
+*/}}
+{{- define "warden.approvals.validate" -}}
+{{- $a := .Values.approvals }}
+{{- if and $a.operators $a.operatorsExistingSecret }}
+{{- fail "approvals: set approvals.operators or approvals.operatorsExistingSecret, not both" }}
+{{- end }}
+{{- if and $a.webhooks.urls $a.webhooks.existingSecret }}
+{{- fail "approvals: set approvals.webhooks.urls or approvals.webhooks.existingSecret, not both" }}
+{{- end }}
+{{- if and $a.operators $a.webhooks.urls (eq $a.operatorsExistingSecretKey $a.webhooks.existingSecretKey) }}
+{{- fail "approvals: operatorsExistingSecretKey and webhooks.existingSecretKey must differ: both go into the chart's approvals Secret" }}
+{{- end }}
+{{- $oidc := $a.oidc }}
+{{- $missing := list }}
+{{- range $key := list "issuer" "audience" "jwksUrl" }}
+{{- if not (get $oidc $key) }}
+{{- $missing = append $missing (printf "approvals.oidc.%s" $key) }}
+{{- end }}
+{{- end }}
+{{- if and $missing (lt (len $missing) 3) }}
+{{- fail (printf "approvals.oidc: set all of issuer, audience and jwksUrl, or none (%s missing)" (join ", " $missing)) }}
+{{- end }}
+{{- $names := list }}
+{{- $digests := dict }}
+{{- range $op := $a.operators }}
+{{- $name := lower $op.name }}
+{{- if has $name $names }}
+{{- fail (printf "approvals.operators: the name %s appears twice" $op.name) }}
+{{- end }}
+{{- if and $.Values.adminToken.enabled (eq $name "admin") }}
+{{- fail "approvals.operators: admin is the identity of adminToken; choose another name" }}
+{{- end }}
+{{- $digest := lower $op.tokenSha256 }}
+{{- if hasKey $digests $digest }}
+{{- fail (printf "approvals.operators: %s and %s have the same tokenSha256; give each person a token of their own" (get $digests $digest) $op.name) }}
+{{- end }}
+{{- $names = append $names $name }}
+{{- $_ := set $digests $digest $op.name }}
+{{- end }}
+{{- end }}
+
+{{/* EXECUTOR_OPERATORS from approvals.operators: name:role+role:SHA256HEX,... */}}
+{{- define "warden.approvals.operators" -}}
+{{- $entries := list }}
+{{- range $op := .Values.approvals.operators }}
+{{- $entries = append $entries (printf "%s:%s:%s" $op.name (join "+" $op.roles) $op.tokenSha256) }}
+{{- end }}
+{{- join "," $entries }}
+{{- end }}
+
+{{/* The executor's approval variables; secrets come from secretKeyRefs only. */}}
+{{- define "warden.approvals.env" -}}
+{{- include "warden.approvals.validate" . }}
+{{- $a := .Values.approvals }}
+{{- if or $a.operators $a.operatorsExistingSecret }}
+- name: EXECUTOR_OPERATORS
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "warden.operators.secretName" . }}
+      key: {{ $a.operatorsExistingSecretKey }}
+{{- end }}
+{{- if $a.oidc.issuer }}
+- name: EXECUTOR_OIDC_ISSUER
+  value: {{ $a.oidc.issuer | quote }}
+- name: EXECUTOR_OIDC_AUDIENCE
+  value: {{ $a.oidc.audience | quote }}
+- name: EXECUTOR_OIDC_JWKS_URL
+  value: {{ $a.oidc.jwksUrl | quote }}
+- name: EXECUTOR_OIDC_ROLES_CLAIM
+  value: {{ $a.oidc.rolesClaim | quote }}
+{{- end }}
+{{- if or $a.webhooks.urls $a.webhooks.existingSecret }}
+- name: EXECUTOR_APPROVAL_WEBHOOK_URLS
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "warden.webhooks.secretName" . }}
+      key: {{ $a.webhooks.existingSecretKey }}
+{{- end }}
+{{- if $a.publicUrl }}
+- name: EXECUTOR_PUBLIC_URL
+  value: {{ $a.publicUrl | quote }}
+{{- end }}
+- name: EXECUTOR_APPROVAL_SWEEP_SECONDS
+  value: {{ $a.sweepSeconds | quote }}
+- name: EXECUTOR_WEBHOOK_TIMEOUT_SECONDS
+  value: {{ $a.webhookTimeoutSeconds | quote }}
+- name: EXECUTOR_WEBHOOK_RETRIES
+  value: {{ $a.webhookRetries | quote }}
+{{- end }}
+
+{{/* The approval variables the chart sets itself (executor.env must not). */}}
+{{- define "warden.approvals.reserved" -}}
+{{- list "EXECUTOR_OPERATORS" "EXECUTOR_OIDC_ISSUER" "EXECUTOR_OIDC_AUDIENCE" "EXECUTOR_OIDC_JWKS_URL" "EXECUTOR_OIDC_ROLES_CLAIM" "EXECUTOR_APPROVAL_WEBHOOK_URLS" "EXECUTOR_PUBLIC_URL" "EXECUTOR_APPROVAL_SWEEP_SECONDS" "EXECUTOR_WEBHOOK_TIMEOUT_SECONDS" "EXECUTOR_WEBHOOK_RETRIES" | toJson }}
+{{- end }}
+
 {{/* Environment: `env` values must not set what the chart sets itself. --------------- */}}
 
 {{- define "warden.extraEnv" -}}
