@@ -10,6 +10,7 @@
 //! | `POLICY_URL` | the policy service of this process | |
 //! | `DATABASE_URL` | `sqlite://data/warden.db` | the embedded audit store; `postgres://…` switches to Postgres |
 //! | `JWT_SECRET` | 32 random bytes, printed once in the banner | so the walk-through can sign |
+//! | `EXECUTOR_ADMIN_TOKEN` | 32 random bytes, printed once in the banner as `WARDEN_TOKEN`, unless an operator is configured (`EXECUTOR_OPERATORS`, `EXECUTOR_OIDC_ISSUER`) | so a person can approve with `warden approvals` and read the audit API |
 //! | cluster | none (every action a dry run) unless `KUBECONFIG`, `~/.kube/config` or an in-cluster ServiceAccount is found | nothing is touched by accident |
 //!
 //! Everything else (and `.env`) is read exactly as the two services read it.
@@ -49,6 +50,9 @@ pub struct Settings {
     pub executor: executor_service::config::Config,
     /// The `JWT_SECRET` generated for this run, when none was set (to print once).
     pub generated_secret: Option<String>,
+    /// The `EXECUTOR_ADMIN_TOKEN` generated for this run, when no operator was configured
+    /// (to print once, as the `WARDEN_TOKEN` of the `warden` commands).
+    pub generated_operator_token: Option<String>,
 }
 
 /// A setting that cannot be used; the message names the variable.
@@ -69,12 +73,23 @@ impl Settings {
             Some(_) => None,
             None => Some(random_secret()),
         };
+        // Someone must be able to answer an approval request: without any operator
+        // configured, this run has one, the admin, with a fresh token.
+        let no_operator = [
+            "EXECUTOR_ADMIN_TOKEN",
+            "EXECUTOR_OPERATORS",
+            "EXECUTOR_OIDC_ISSUER",
+        ]
+        .iter()
+        .all(|name| set(name).is_none());
+        let generated_operator_token = no_operator.then(random_secret);
         let with_defaults = |name: &str| -> Option<String> {
             let default = match name {
                 "POLICY_BIND" => Some(DEFAULT_POLICY_BIND.to_owned()),
                 "EXECUTOR_BIND" => Some(DEFAULT_EXECUTOR_BIND.to_owned()),
                 "DATABASE_URL" => Some(DEFAULT_DATABASE_URL.to_owned()),
                 "JWT_SECRET" => generated_secret.clone(),
+                "EXECUTOR_ADMIN_TOKEN" => generated_operator_token.clone(),
                 _ => None,
             };
             match default {
@@ -98,6 +113,7 @@ impl Settings {
             policy,
             executor,
             generated_secret,
+            generated_operator_token,
         })
     }
 }
@@ -162,6 +178,13 @@ pub fn banner(
         ),
         None => "from the environment".to_owned(),
     };
+    let operator = match &settings.generated_operator_token {
+        Some(token) => format!(
+            "{token}\n                   (generated for this run: the admin's token for `warden approvals` and the audit API; set EXECUTOR_ADMIN_TOKEN to keep one)"
+        ),
+        None => "from the environment (EXECUTOR_OPERATORS, EXECUTOR_OIDC_*, EXECUTOR_ADMIN_TOKEN)"
+            .to_owned(),
+    };
     format!(
         r#"
 Warden is running (one process, embedded defaults)
@@ -169,6 +192,7 @@ Warden is running (one process, embedded defaults)
   executor         http://{executor}   audit store: {store}
   cluster          {cluster_line}
   JWT_SECRET       {secret}
+  WARDEN_TOKEN     {operator}
 
 Try it:
   curl -s {policy}/readyz
@@ -259,6 +283,23 @@ mod tests {
     }
 
     #[test]
+    fn without_operators_the_run_has_an_admin_and_with_them_none_is_made() {
+        let alone = settings(&[]).unwrap();
+        let token = alone.generated_operator_token.clone().unwrap();
+        let with_operators = settings(&[(
+            "EXECUTOR_OPERATORS",
+            "alice:operator:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        )])
+        .unwrap();
+
+        assert_eq!(token.len(), 64);
+        assert_ne!(Some(&token), alone.generated_secret.as_ref());
+        assert!(alone.executor.operators.admin.is_some());
+        assert!(with_operators.generated_operator_token.is_none());
+        assert!(with_operators.executor.admin_token.is_none());
+    }
+
+    #[test]
     fn a_bad_setting_names_its_variable() {
         let err = settings(&[("EXECUTOR_MAX_REPLICAS", "many")]).unwrap_err();
         assert!(
@@ -298,6 +339,9 @@ mod tests {
         );
         let secret = s.generated_secret.as_deref().unwrap();
         assert_eq!(text.matches(secret).count(), 1);
+        let operator = s.generated_operator_token.as_deref().unwrap();
+        assert_eq!(text.matches(operator).count(), 1);
+        assert!(text.contains("WARDEN_TOKEN"));
         assert!(text.contains("http://127.0.0.1:4000"));
         assert!(text.contains("every action is a dry run"));
         assert!(text.contains("sqlite://data/warden.db"));

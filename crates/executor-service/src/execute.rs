@@ -11,6 +11,10 @@
 //!    `pending` audit row (503 if the store is down — nothing runs);
 //! 7. the cluster call, then the final audit row.
 //!
+//! A `require_approval` decision takes steps 1–5 the same way, then goes to
+//! [`crate::approvals::on_decision`]: a session grant runs it through 6–7, otherwise it
+//! becomes an approval request (202).
+//!
 //! Every refusal from step 1 on is audited as `rejected` with its reason code when a row
 //! can be written. Steps 6–7 run in their own task: a client that disconnects or times out
 //! cannot leave a started action without its final audit row.
@@ -54,7 +58,8 @@ const FINISH_RETRY_DELAY: Duration = Duration::from_millis(500);
     tag = "executor",
     request_body(content = ExecuteRequest, description = "A signed request carrying the policy service's decision"),
     responses(
-        (status = 200, description = "The action ran (or, with dryRun, would run); `result` says what changed", body = ExecuteResponse),
+        (status = 200, description = "The action ran (or, with dryRun, would run); `result` says what changed. A require_approval decision covered by a session grant runs too, and `grantId` names the grant", body = ExecuteResponse),
+        (status = 202, description = "The decision is require_approval: an approval request was made (`approvalId`, `status: awaiting_approval`, `expiresAt`, `code: approval_required`) and nothing ran; people decide it at /executor/approvals", body = ExecuteResponse),
         (status = 400, description = "Malformed JSON (`invalid_json`), required members missing (`invalid_request`, all of them named), unknown action (`unknown_action`, the known ones listed) or invalid parameters (`invalid_params`); `field` names the culprit", body = ExecuteResponse),
         (status = 401, description = "The HMAC signature does not verify", body = ExecuteResponse),
         (status = 403, description = "The decision token is invalid, expired, not allowed, bound to something else, or the namespace is protected", body = ExecuteResponse),

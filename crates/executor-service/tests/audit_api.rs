@@ -769,7 +769,7 @@ async fn a_record_is_found_by_its_id(pool: PgPool) {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys.len(), 22, "every column: {keys:?}");
+    assert_eq!(keys.len(), 25, "every column: {keys:?}");
     assert_eq!(missing.status, 404, "{}", missing.body);
     assert_eq!(missing.body["code"], "audit_record_not_found");
 }

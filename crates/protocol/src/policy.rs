@@ -40,8 +40,8 @@ pub struct PolicyRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<RequestContext>,
     /// The action's parameters, the same object the client will send as `actionParams`
-    /// to the executor. Rules read them as `params.<path>`; when given, an allowing
-    /// decision's token binds their digest (claim `prm`) and the executor refuses other
+    /// to the executor. Rules read them as `params.<path>`; when given, the decision's
+    /// token (an allow's or an approval's) binds their digest (claim `prm`) and the executor refuses other
     /// parameters. Without them a decision covers any parameters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -162,7 +162,8 @@ pub struct RuleTrace {
 pub struct DecisionClaims {
     /// Issuer, always [`TOKEN_ISSUER`].
     pub iss: String,
-    /// Audience, always [`TOKEN_AUDIENCE`].
+    /// Audience: [`TOKEN_AUDIENCE`] for an allow, [`APPROVAL_AUDIENCE`] for a
+    /// `require_approval` decision (which then carries `apr`).
     pub aud: String,
     /// The requester (`context.userId`, or the API key's identity).
     pub sub: String,

@@ -17,13 +17,14 @@
 //! # Layout
 //!
 //! - `mod.rs`: the execute side ([`on_decision`]), the digest and the grant's words;
-//! - [`api`]: `/executor/approvals` and `/executor/grants`;
+//! - [`api`]: `/executor/approvals` and `/executor/grants`; [`views`]: their wire types;
 //! - [`auth`]: who is asking: an operator's bearer token, or the requester's HMAC;
 //! - [`sweeper`]: expiry and the gauges.
 
 pub mod api;
 pub mod auth;
 pub mod sweeper;
+pub mod views;
 
 use std::time::Instant;
 
@@ -106,6 +107,16 @@ pub async fn on_decision(
             Ok(None) => {}
             Err(err) => return Err(store_down(&state, "find_grant", err)),
         }
+    }
+    if !state.operators().any() {
+        // A request nobody could ever answer would only expire: say so now instead.
+        return Err(ExecError::Forbidden {
+            code: "no_approvers",
+            message: "this decision needs a person's approval, and this executor has no \
+                      operator who could give it (EXECUTOR_OPERATORS, EXECUTOR_OIDC_ISSUER or \
+                      EXECUTOR_ADMIN_TOKEN)"
+                .into(),
+        });
     }
     let params = attempt.action_params.clone().unwrap_or(Value::Null);
     let id = Uuid::now_v7();

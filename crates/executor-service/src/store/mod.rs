@@ -18,6 +18,8 @@
 //! - `mod.rs`: the contract ([`AuditStore`]) and the values it takes and gives;
 //! - [`approvals`]: the approval half of the contract and its values;
 //! - `approval_sql.rs`: that half, written once for both stores over their `Dialect`;
+//!   `approval_rows.rs` builds its inserts, `approval_impl.rs` implements the trait with
+//!   it for each store;
 //! - `shared.rs`: what both stores run alike (the audit API's SQL, the outcome and
 //!   reconcile updates, row decoding, the bound on every operation);
 //! - `reads.rs`: the operations that are the same SQL on both stores (list, get, stats,
@@ -26,6 +28,8 @@
 //! - [`postgres`]: the Postgres store (budget slots, the one-statement `begin`);
 //! - [`sqlite`]: the embedded SQLite store.
 
+mod approval_impl;
+mod approval_rows;
 mod approval_sql;
 pub mod approvals;
 pub mod diagnose;

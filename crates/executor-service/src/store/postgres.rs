@@ -42,11 +42,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Executor as _, PgPool, Postgres, QueryBuilder, Row as _};
 use uuid::Uuid;
 
-use super::approval_sql::{self, Sql};
-use super::approvals::{
-    ApprovalCounts, ApprovalQuery, ApprovalRecord, ApprovalStore, Ballot, GrantLookup, GrantRecord,
-    NewApproval, Requested, Revoked, Voted,
-};
+use super::approval_sql;
 use super::reads;
 use super::shared::{self, Dialect, approved_by, budget_message, millis};
 use super::{
@@ -486,79 +482,20 @@ impl approval_sql::TakeSlot<Postgres> for PgStore {
             }
         })
     }
-}
 
-#[async_trait::async_trait]
-impl ApprovalStore for PgStore {
-    async fn request_approval(
-        &self,
-        attempt: &Attempt,
-        approval: &NewApproval,
-    ) -> Result<Requested, StoreError> {
-        let attempt = &storable(attempt);
-        Sql::<Postgres>::request_approval(&self.pool, attempt, approval).await
+    fn storable(&self, attempt: &Attempt) -> Attempt {
+        storable(attempt)
     }
 
-    async fn vote(
-        &self,
-        ballot: &Ballot,
-        execution: &Attempt,
-        budget: &Budget,
-        now: DateTime<Utc>,
-    ) -> Result<Voted, StoreError> {
-        self.ensure_slots(budget, slot_count(budget.max)?).await?;
-        let execution = &storable(execution);
-        Sql::<Postgres>::vote(&self.pool, self, ballot, execution, budget, now).await
-    }
-
-    async fn expire_due(&self, now: DateTime<Utc>) -> Result<Vec<ApprovalRecord>, StoreError> {
-        Sql::<Postgres>::expire_due(&self.pool, now).await
-    }
-
-    async fn get_approval(&self, id: Uuid) -> Result<Option<ApprovalRecord>, StoreError> {
-        Sql::<Postgres>::get_approval(&self.pool, id).await
-    }
-
-    async fn list_approvals(
-        &self,
-        query: &ApprovalQuery,
-    ) -> Result<Vec<ApprovalRecord>, StoreError> {
-        Sql::<Postgres>::list_approvals(&self.pool, query).await
-    }
-
-    async fn find_grant(
-        &self,
-        lookup: &GrantLookup,
-        now: DateTime<Utc>,
-    ) -> Result<Option<GrantRecord>, StoreError> {
-        Sql::<Postgres>::find_grant(&self.pool, lookup, now).await
-    }
-
-    async fn get_grant(&self, id: Uuid) -> Result<Option<GrantRecord>, StoreError> {
-        Sql::<Postgres>::get_grant(&self.pool, id).await
-    }
-
-    async fn list_grants(
-        &self,
-        active_at: Option<DateTime<Utc>>,
-        limit: u32,
-    ) -> Result<Vec<GrantRecord>, StoreError> {
-        Sql::<Postgres>::list_grants(&self.pool, active_at, limit).await
-    }
-
-    async fn revoke_grant(
-        &self,
-        id: Uuid,
-        by: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Revoked, StoreError> {
-        Sql::<Postgres>::revoke_grant(&self.pool, id, by, now).await
-    }
-
-    async fn approval_counts(&self, now: DateTime<Utc>) -> Result<ApprovalCounts, StoreError> {
-        Sql::<Postgres>::approval_counts(&self.pool, now).await
+    fn prepare_vote<'a>(
+        &'a self,
+        budget: &'a Budget,
+    ) -> approval_sql::BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move { self.ensure_slots(budget, slot_count(budget.max)?).await })
     }
 }
+
+super::approval_impl::approval_store!(PgStore, Postgres);
 
 impl Dialect for Postgres {
     fn rows_affected(result: &Self::QueryResult) -> u64 {

@@ -28,11 +28,7 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row as _, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
-use super::approval_sql::{self, Sql};
-use super::approvals::{
-    ApprovalCounts, ApprovalQuery, ApprovalRecord, ApprovalStore, Ballot, GrantLookup, GrantRecord,
-    NewApproval, Requested, Revoked, Voted,
-};
+use super::approval_sql;
 use super::reads;
 use super::shared::{
     self, Dialect, OPERATION_TIMEOUT, approved_by, budget_message, decode_error, millis,
@@ -348,75 +344,7 @@ impl approval_sql::TakeSlot<Sqlite> for SqliteStore {
     }
 }
 
-#[async_trait::async_trait]
-impl ApprovalStore for SqliteStore {
-    async fn request_approval(
-        &self,
-        attempt: &Attempt,
-        approval: &NewApproval,
-    ) -> Result<Requested, StoreError> {
-        let attempt = &attempt.clone();
-        Sql::<Sqlite>::request_approval(&self.pool, attempt, approval).await
-    }
-
-    async fn vote(
-        &self,
-        ballot: &Ballot,
-        execution: &Attempt,
-        budget: &Budget,
-        now: DateTime<Utc>,
-    ) -> Result<Voted, StoreError> {
-        Sql::<Sqlite>::vote(&self.pool, self, ballot, execution, budget, now).await
-    }
-
-    async fn expire_due(&self, now: DateTime<Utc>) -> Result<Vec<ApprovalRecord>, StoreError> {
-        Sql::<Sqlite>::expire_due(&self.pool, now).await
-    }
-
-    async fn get_approval(&self, id: Uuid) -> Result<Option<ApprovalRecord>, StoreError> {
-        Sql::<Sqlite>::get_approval(&self.pool, id).await
-    }
-
-    async fn list_approvals(
-        &self,
-        query: &ApprovalQuery,
-    ) -> Result<Vec<ApprovalRecord>, StoreError> {
-        Sql::<Sqlite>::list_approvals(&self.pool, query).await
-    }
-
-    async fn find_grant(
-        &self,
-        lookup: &GrantLookup,
-        now: DateTime<Utc>,
-    ) -> Result<Option<GrantRecord>, StoreError> {
-        Sql::<Sqlite>::find_grant(&self.pool, lookup, now).await
-    }
-
-    async fn get_grant(&self, id: Uuid) -> Result<Option<GrantRecord>, StoreError> {
-        Sql::<Sqlite>::get_grant(&self.pool, id).await
-    }
-
-    async fn list_grants(
-        &self,
-        active_at: Option<DateTime<Utc>>,
-        limit: u32,
-    ) -> Result<Vec<GrantRecord>, StoreError> {
-        Sql::<Sqlite>::list_grants(&self.pool, active_at, limit).await
-    }
-
-    async fn revoke_grant(
-        &self,
-        id: Uuid,
-        by: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Revoked, StoreError> {
-        Sql::<Sqlite>::revoke_grant(&self.pool, id, by, now).await
-    }
-
-    async fn approval_counts(&self, now: DateTime<Utc>) -> Result<ApprovalCounts, StoreError> {
-        Sql::<Sqlite>::approval_counts(&self.pool, now).await
-    }
-}
+super::approval_impl::approval_store!(SqliteStore, Sqlite);
 
 impl Dialect for Sqlite {
     fn rows_affected(result: &Self::QueryResult) -> u64 {

@@ -3,6 +3,7 @@
 //! signed by the policy service's own signer.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod approvals;
 pub mod proxy;
 
 use std::sync::Arc;
