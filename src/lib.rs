@@ -22,7 +22,10 @@
 //!   until SIGTERM or Ctrl-C.
 //! - `src/main.rs`: the thin binary: the action registry, the settings, the cluster
 //!   (`executor_service::kube_client::discover`, the executor binary's rule except that
-//!   no cluster found is never an error here), then [`run`].
+//!   no cluster found is never an error here), then [`run`]; or, with a subcommand, the
+//!   command line for people ([`cli`]).
+
+pub mod cli;
 
 use std::net::SocketAddr;
 

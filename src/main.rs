@@ -9,8 +9,9 @@ use executor_service::kube_client::{self, WithoutCluster};
 /// Warden in one process: starts the policy service (127.0.0.1:3000) and the executor
 /// (127.0.0.1:4000) on embedded defaults, for a trial without anything installed.
 ///
-/// It takes no subcommands. The production binaries are `policy-service` and
-/// `executor-service`.
+/// With a subcommand, it is instead a client of a running executor, for the people who
+/// decide approvals and read the audit log. The production binaries are `policy-service`
+/// and `executor-service`.
 #[derive(Debug, Parser)]
 #[command(
     name = "warden",
@@ -20,11 +21,16 @@ use executor_service::kube_client::{self, WithoutCluster};
                   differently (SQLite audit store, a generated JWT_SECRET, no cluster \
                   unless one is found)."
 )]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Option<warden::cli::Command>,
+}
 
 fn main() -> ExitCode {
     // Parsed before anything reads the environment: `--help` needs no configuration.
-    Cli::parse();
+    if let Some(command) = Cli::parse().command {
+        return warden::cli::run(command);
+    }
     // The one registry of this process: which budgets the settings read, and what the
     // executor serves.
     let registry = Registry::with_builtins();
