@@ -11,7 +11,12 @@ test and `bench/executor-load`. What holds after every run:
 - every row whose target was mutated went `pending` first and then to its final status
   (checked only when the database records status history, as the system suites' trigger
   does in `system_test_status_history`);
-- no target saw more mutating requests than started attempts (nothing was retried).
+- no target saw more mutating requests than started attempts (nothing was retried);
+- human approvals: the audit row of an approval request (`awaiting_approval`, then
+  `approved`, `denied` or `expired`) is not a mutation and never an attempt; an `approved`
+  request has exactly one started execution row naming it (`approvalId`), any other has
+  none, and no execution names a request that does not exist (checked when the database
+  has the approval columns).
 
 As a command (prints one summary line, or the problems and exits 1):
 
@@ -37,6 +42,10 @@ HISTORY_TABLE = "system_test_status_history"
 KIND_OF_TARGET = {"pod": "Pod", "deployment": "Deployment", "statefulset": "StatefulSet"}
 RESOURCE_KIND = {"pods": "Pod", "deployments": "Deployment", "statefulsets": "StatefulSet"}
 MUTATING_METHODS = ("DELETE", "PATCH", "PUT", "POST")
+# The statuses of an approval request's own audit row: it consumed a decision, but what it
+# asks for runs (if ever) as a row of its own.
+APPROVAL_STATUSES = ("awaiting_approval", "approved", "denied", "expired")
+APPROVAL_FINAL = ("approved", "denied", "expired")
 
 
 def psql(url: str, sql: str, timeout: float = 60.0) -> str:
@@ -69,11 +78,20 @@ def get_json(url: str, timeout: float = 30.0):
 
 AUDIT_COLUMNS = '''id::text, status, "reasonCode", "dryRun", "actionType", "requestedBy",
                    namespace, "targetKind", "targetName", "decisionId", error, "clientIp", "requestId"'''
+# Added by the approvals migration; read as NULL from a database made before it.
+APPROVAL_COLUMNS = '''"approvalId"::text, "grantId"::text, "approvedBy"'''
+NO_APPROVAL_COLUMNS = '''NULL::text AS "approvalId", NULL::text AS "grantId", NULL::jsonb AS "approvedBy"'''
+
+
+def has_approval_columns(db_url: str) -> bool:
+    return psql(db_url, "SELECT count(*) FROM information_schema.columns WHERE table_name = "
+                        "'action_audit_logs' AND column_name = 'approvalId'") != "0"
 
 
 def audit_rows(db_url: str, where: str = "TRUE") -> list:
-    return query_json(db_url, f'SELECT {AUDIT_COLUMNS} FROM action_audit_logs WHERE {where} '
-                              'ORDER BY "createdAt", id')
+    extra = APPROVAL_COLUMNS if has_approval_columns(db_url) else NO_APPROVAL_COLUMNS
+    return query_json(db_url, f'SELECT {AUDIT_COLUMNS}, {extra} FROM action_audit_logs '
+                              f'WHERE {where} ORDER BY "createdAt", id')
 
 
 def status_history(db_url: str) -> Optional[dict]:
@@ -142,7 +160,7 @@ def problems(evidence: Evidence, allow_unknown: bool = False) -> list:
     for r in live:
         by_target[row_target(r)].append(r)
     for target in mutated:
-        started = [r for r in by_target.get(target, []) if r["status"] != "rejected"]
+        started = [r for r in by_target.get(target, []) if is_attempt(r)]
         if not started:
             found.append(f"mutated {target} has no started audit row")
         if evidence.history is None:
@@ -156,9 +174,47 @@ def problems(evidence: Evidence, allow_unknown: bool = False) -> list:
     mutating = collections.Counter(request_target(q["path"]) for q in evidence.requests
                                    if q["method"] in MUTATING_METHODS and not q["dryRun"])
     for target, count in mutating.items():
-        started = len([r for r in by_target.get(target, []) if r["status"] != "rejected"])
+        started = len([r for r in by_target.get(target, []) if is_attempt(r)])
         if count > started:
             found.append(f"{target}: {count} mutating requests for {started} started attempts")
+    found.extend(approval_problems(evidence))
+    return found
+
+
+def is_attempt(row: dict) -> bool:
+    """Whether `row` started an action: not refused, and not an approval request's row."""
+    return row["status"] != "rejected" and row["status"] not in APPROVAL_STATUSES
+
+
+def approval_problems(evidence: Evidence) -> list:
+    """Approval requests against their executions (see the module docs)."""
+    found = []
+    requests = {r["approvalId"]: r for r in evidence.rows
+                if r["status"] in APPROVAL_STATUSES and r.get("approvalId")}
+    unnamed = [r["id"] for r in evidence.rows if r["status"] in APPROVAL_STATUSES and not r.get("approvalId")]
+    if unnamed:
+        found.append(f"approval request rows without an approvalId: {unnamed[:5]}")
+    executions = collections.defaultdict(list)
+    for r in evidence.rows:
+        if r.get("approvalId") and is_attempt(r):
+            executions[r["approvalId"]].append(r)
+    for approval_id, runs in executions.items():
+        if approval_id not in requests:
+            found.append(f"execution rows {[r['id'] for r in runs]} name no approval request {approval_id}")
+    for approval_id, request in requests.items():
+        runs = executions.get(approval_id, [])
+        if request["status"] == "approved" and len(runs) != 1:
+            found.append(f"approved request {approval_id} has {len(runs)} executions")
+        elif request["status"] != "approved" and runs:
+            found.append(f"{request['status']} request {approval_id} has executions {[r['id'] for r in runs]}")
+        for r in runs:
+            if r["decisionId"] != f"approval:{approval_id}":
+                found.append(f"execution {r['id']} of {approval_id} has decisionId {r['decisionId']!r}")
+        if evidence.history is not None:
+            trail = evidence.history.get(request["id"], [])
+            final_ok = len(trail) == 2 and trail[1] in APPROVAL_FINAL
+            if trail[:1] != ["awaiting_approval"] or not (len(trail) == 1 or final_ok):
+                found.append(f"approval request row {request['id']} has status history {trail}")
     return found
 
 
@@ -169,8 +225,12 @@ def summary(evidence: Evidence, allow_unknown: bool = False) -> str:
     unknown = sum(1 for r in live if r["status"] == "unknown")
     explained = (f" + {sum((mutated - succeeded).values())} of {unknown} unknown"
                  if allow_unknown and unknown else "")
+    approvals = collections.Counter(r["status"] for r in evidence.rows if r["status"] in APPROVAL_STATUSES)
+    asked = (f", {sum(approvals.values())} approval requests ("
+             + ", ".join(f"{approvals[s]} {s}" for s in APPROVAL_STATUSES if approvals[s]) + ")"
+             if approvals else "")
     return (f"{len(evidence.mutations)} mutations = {sum(succeeded.values())} succeeded{explained}"
-            f" non-dry-run rows, 0 pending, {len(evidence.rows)} rows")
+            f" non-dry-run rows, 0 pending, {len(evidence.rows)} rows{asked}")
 
 
 def wait_no_pending(db_url: str, timeout: float) -> None:

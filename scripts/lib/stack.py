@@ -13,14 +13,16 @@ As a module (`tests/system/harness.py` subclasses `Stack`):
 As a command (`scripts/lib/stack.sh` wraps it for shell scripts):
 
     stack.py start --bin DIR --db NAME [--database-url URL] [--env-file OUT] [--fake-only]
-                   [--executors N] [VAR=VALUE ...]   # extra settings for the executors
+                   [--executors N] [--policy-file FILE]
+                   [VAR=VALUE ...]                   # extra settings for the executors
     stack.py stop STACK_DIR                  # or --env-file OUT
 
 `start` waits until every process is ready, then writes shell assignments (to OUT, or to
 stdout) of FAKE_URL, POLICY_URL, EXECUTOR_URL, EXECUTOR_URLS, STACK_DIR, STACK_DATABASE_URL,
 JWT_SECRET and FAKE_PID, POLICY_PID, EXECUTOR_PID, EXECUTOR_PIDS, and exits; the processes
 keep running until `stop`. If anything fails to start, it stops what it started and exits 1.
-`--fake-only` starts fake-kube and creates the database, nothing else. The secret is
+`--fake-only` starts fake-kube and creates the database, nothing else. The policy service
+loads `policies/default.yaml` unless `--policy-file` names another. The secret is
 JWT_SECRET from the environment if set, else a fresh one. Logs, the kubeconfig and the
 signing key (`decision-key.pem`) are in STACK_DIR (a new temporary directory).
 """
@@ -117,7 +119,8 @@ class Proc:
 
 class Stack:
     """fake-kube + policy-service + `executors` executor-service processes on one fresh
-    database `db_name`, with logs and files in `work_dir` (emptied first).
+    database `db_name`, with logs and files in `work_dir` (emptied first). The policy
+    service loads `policy_file` (default: `policies/default.yaml`).
 
     `die_with_parent`: children get SIGKILL when the starting thread exits (for test
     harnesses; the command turns it off, its processes outlive it). `inherit_env`: children
@@ -129,7 +132,7 @@ class Stack:
                  executor_env: Optional[dict] = None, policy_env: Optional[dict] = None,
                  secret: Optional[str] = None, base_database_url: Optional[str] = None,
                  rust_log: str = "warn", die_with_parent: bool = True, inherit_env: bool = False,
-                 fake_only: bool = False):
+                 fake_only: bool = False, policy_file: Optional[Path] = None):
         self.bin = Path(bin_dir).resolve()
         self.db_name = db_name
         self.dir = Path(work_dir)
@@ -143,6 +146,7 @@ class Stack:
         self.die_with_parent = die_with_parent
         self.inherit_env = inherit_env
         self.fake_only = fake_only
+        self.policy_file = Path(policy_file).resolve() if policy_file else ROOT / "policies" / "default.yaml"
         self.procs: list[Proc] = []
         self.fake: Optional[Proc] = None
         self.policy: Optional[Proc] = None
@@ -194,7 +198,7 @@ class Stack:
         self.policy_url = f"http://127.0.0.1:{port}"
         policy = self.spawn("policy-service", [str(self.bin / "policy-service")], {
             "POLICY_BIND": f"127.0.0.1:{port}",
-            "POLICY_FILE": str(ROOT / "policies" / "default.yaml"),
+            "POLICY_FILE": str(self.policy_file),
             "DECISION_SIGNING_KEY_FILE": str(self.key_file),
             "RUST_LOG": self.rust_log,
             **self.policy_env,
@@ -344,6 +348,7 @@ def main(argv: list) -> int:
     start.add_argument("--database-url", help="a database of the server to use (default: $DATABASE_URL)")
     start.add_argument("--executors", type=int, default=1)
     start.add_argument("--fake-only", action="store_true", help="fake-kube and the database only")
+    start.add_argument("--policy-file", type=Path, help="the policy (default: policies/default.yaml)")
     start.add_argument("settings", nargs="*", metavar="VAR=VALUE", help="executor settings")
     stop = commands.add_parser("stop", help="stop what `start` started")
     stop.add_argument("stack_dir", nargs="?", type=Path)
@@ -368,7 +373,7 @@ def main(argv: list) -> int:
                   secret=os.environ.get("JWT_SECRET") or None,
                   base_database_url=args.database_url,
                   rust_log=os.environ.get("RUST_LOG") or "warn", die_with_parent=False,
-                  inherit_env=True, fake_only=args.fake_only)
+                  inherit_env=True, fake_only=args.fake_only, policy_file=args.policy_file)
     try:
         stack.start()
     except Exception as err:  # noqa: BLE001 - report, clean up, fail

@@ -3,7 +3,7 @@
 A `Stack` is the fake Kubernetes API server (`fake-kube`), the policy service (development
 mode, a fresh Ed25519 signing key) and one or more executors on a fresh Postgres database,
 each on a free port, with its log in `target/system-tests/<suite>/`. The suites
-(`adversarial.py`, `faults.py`, `scale_out.py`) drive it over HTTP and check three things
+(`adversarial.py`, `faults.py`, `scale_out.py`, `approvals.py`) drive it over HTTP and check three things
 for every case: the HTTP answer, the audit row, and what the fake cluster saw.
 
 Only the Python standard library is used (HTTP with `http.client`, raw sockets for the
@@ -397,13 +397,14 @@ CREATE TRIGGER system_test_record_status AFTER INSERT OR UPDATE ON action_audit_
 
 class Stack(stack_lib.Stack):
     """fake-kube + policy-service + `executors` executor-service processes on one fresh
-    database named `warden_system_<suite>`, logs in `target/system-tests/<suite>/`."""
+    database named `warden_system_<suite>`, logs in `target/system-tests/<suite>/`; the
+    policy is `policy_file` (default: `policies/default.yaml`)."""
 
     def __init__(self, suite: str, executors: int = 1, executor_env: Optional[dict] = None,
-                 policy_env: Optional[dict] = None):
+                 policy_env: Optional[dict] = None, policy_file: Optional[Path] = None):
         super().__init__(BIN, f"warden_system_{suite.replace('-', '_')}", LOG_ROOT / suite,
                          executors=executors, base_database_url=BASE_DATABASE_URL,
-                         policy_env=policy_env, executor_env={
+                         policy_env=policy_env, policy_file=policy_file, executor_env={
                              # Loose defaults so that cases are not throttled by accident;
                              # suites tighten what they test.
                              "EXECUTOR_REQUESTS_PER_SECOND": "100000",
@@ -474,11 +475,16 @@ class Stack(stack_lib.Stack):
 
     # -- the policy service -------------------------------------------------------------
 
-    def evaluate(self, action: str, resource: str, user: str = ENGINE, severity: str = "high") -> dict:
+    def evaluate(self, action: str, resource: str, user: str = ENGINE, severity: str = "high",
+                 role: Optional[str] = None) -> dict:
+        """The policy's decision; `role` claims a role (development mode grants it), for a
+        requester the policy file does not list."""
+        context: dict = {"userId": user, "metadata": {"severity": severity, "confidence": 0.93,
+                                                      "automated": True}}
+        if role is not None:
+            context["role"] = role
         answer = post_json(f"{self.policy_url}/api/v1/policy/evaluate", {
-            "action": action, "resource": resource, "type": "self_healing",
-            "context": {"userId": user, "metadata": {"severity": severity, "confidence": 0.93,
-                                                       "automated": True}},
+            "action": action, "resource": resource, "type": "self_healing", "context": context,
         })
         check(answer.status == 200, f"evaluate {action} {resource}: {answer}")
         return answer.json

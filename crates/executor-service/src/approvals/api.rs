@@ -168,7 +168,7 @@ fn not_found(id: Uuid) -> ExecError {
 /// its requester (signed with its HMAC secret, see [`super::auth`]).
 #[utoipa::path(
     get, path = "/executor/approvals/{id}", tag = "approvals",
-    params(("id" = String, Path, description = "The approvalId")),
+    params(("id" = String, Path, format = "uuid", description = "The approvalId")),
     responses(
         (status = 200, description = "The request, its votes and its execution", body = ApprovalView),
         (status = 400, description = "The id is not a UUID", body = ExecuteResponse),
@@ -346,7 +346,7 @@ fn grant_for(
 /// outcome.
 #[utoipa::path(
     post, path = "/executor/approvals/{id}/approve", tag = "approvals",
-    params(("id" = String, Path, description = "The approvalId")),
+    params(("id" = String, Path, format = "uuid", description = "The approvalId")),
     request_body = ApproveBody,
     responses(
         (status = 200, description = "The vote is recorded; if it completed the approval, `execution` is the action's answer", body = DecisionAnswer),
@@ -532,7 +532,7 @@ pub async fn approve(
 /// `POST /executor/approvals/{id}/deny`: one denial denies the request; nothing runs.
 #[utoipa::path(
     post, path = "/executor/approvals/{id}/deny", tag = "approvals",
-    params(("id" = String, Path, description = "The approvalId")),
+    params(("id" = String, Path, format = "uuid", description = "The approvalId")),
     request_body = DenyBody,
     responses(
         (status = 200, description = "Denied", body = DecisionAnswer),
@@ -636,7 +636,7 @@ pub async fn list_grants(
 /// `DELETE /executor/grants/{id}`: revokes a grant at once, for every executor.
 #[utoipa::path(
     delete, path = "/executor/grants/{id}", tag = "approvals",
-    params(("id" = String, Path, description = "The grant's id")),
+    params(("id" = String, Path, format = "uuid", description = "The grant's id")),
     responses(
         (status = 200, description = "Revoked", body = GrantView),
         (status = 400, description = "The id is not a UUID", body = ExecuteResponse),
