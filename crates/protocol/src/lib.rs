@@ -11,7 +11,10 @@
 //!   that a decision token binds (claim `prm`) and the executor checks.
 //! - [`execute`]: the executor's request ([`ExecuteRequest`]) and answer ([`ExecuteResponse`]),
 //!   and the names of the built-in actions ([`BUILTIN_ACTIONS`]).
-//!
+//! - [`url`]: the URLs an HTTP action may call: strict parsing into one canonical
+//!   [`NormalUrl`], the [`Allowlist`] of [`AllowEntry`]s (scheme, host or `*.domain`, port,
+//!   path prefix) that the executor checks before any call and the policy's `url:`
+//!   resources match, and the checks on resolved addresses ([`url::check_addresses`]).
 //! - [`names`]: edit distance, for the "did you mean" of errors.
 //!
 //! Field names on the wire are camelCase to stay compatible with the clients in the field.
@@ -21,6 +24,7 @@ pub mod names;
 pub mod params;
 pub mod policy;
 pub mod resource;
+pub mod url;
 
 pub use execute::{BUILTIN_ACTIONS, ExecuteRequest, ExecuteResponse};
 pub use params::{canonical_json, params_digest};
@@ -33,6 +37,7 @@ pub use resource::{
     DEFAULT_NAMESPACE, ResourceError, ResourceRef, Scope, is_dns1123_label, is_dns1123_subdomain,
     normalize_kind,
 };
+pub use url::{AllowEntry, Allowlist, NormalUrl, UrlRefusal};
 
 /// Deepest bracket nesting of a JSON text, outside strings: a linear scan that services run
 /// before parsing, so that a hostile body is refused with a clear error instead of
