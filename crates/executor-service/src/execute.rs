@@ -268,11 +268,17 @@ async fn check_and_run(
     if claims.act != request.action_type {
         return Err(ExecError::Binding("it was issued for another action"));
     }
-    let scope: ResourceRef = claims
-        .res
-        .parse()
-        .map_err(|_| ExecError::Token(TokenError::Claims("res is not a resource".into())))?;
-    if !scope.covers(&target.namespace, target.kind, &target.name) {
+    let covered = if target.kind == crate::actions::http::URL_KIND {
+        // An HTTP action's decision names its exact URL (canonical, without the query).
+        claims.res.strip_prefix("url:") == Some(target.name.as_str())
+    } else {
+        let scope: ResourceRef = claims
+            .res
+            .parse()
+            .map_err(|_| ExecError::Token(TokenError::Claims("res is not a resource".into())))?;
+        scope.covers(&target.namespace, target.kind, &target.name)
+    };
+    if !covered {
         return Err(ExecError::Binding("it was issued for another resource"));
     }
     if claims.sub != request.requested_by {

@@ -2,11 +2,13 @@
 //!
 //! `executor-service permissions` prints, as JSON RBAC rules, the Kubernetes API
 //! permissions the registered actions use, which the deployment's Role must grant exactly.
+//! `executor-service check-actions FILE` checks a file of declarative HTTP actions (what
+//! `EXECUTOR_ACTIONS_FILE` loads at start-up).
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use executor_service::actions::Registry;
+use executor_service::actions::{self, Registry};
 use executor_service::config::{self, Config};
 
 /// Warden's executor service: runs a remediation action on Kubernetes only with a valid
@@ -32,6 +34,12 @@ enum Command {
     /// Print, as JSON RBAC rules, the Kubernetes API permissions the registered actions
     /// use (what the deployment's Role must grant).
     Permissions,
+    /// Check a file of declarative HTTP actions; print each problem as
+    /// file:line:column and exit 1 if there is any.
+    CheckActions {
+        /// The YAML file (what EXECUTOR_ACTIONS_FILE names).
+        file: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -39,7 +47,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The one registry of this process: what it serves, what `permissions` reports and
     // which budgets the configuration reads.
-    let registry = Registry::with_builtins();
+    let registry = match declared_actions() {
+        Ok(specs) => Registry::with_builtins().with_http_actions(specs),
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
     match cli.command {
         None => {
             let keys = config::budget_keys(&registry);
@@ -52,5 +66,34 @@ fn main() -> ExitCode {
             println!("{}", registry.policy_rules());
             ExitCode::SUCCESS
         }
+        Some(Command::CheckActions { file }) => match actions::http::load(&file) {
+            Ok(specs) => {
+                for spec in &specs {
+                    println!(
+                        "{}: {} {}",
+                        spec.name,
+                        spec.methods.join("|"),
+                        spec.description
+                    );
+                }
+                println!("{}: {} actions, no problems", file.display(), specs.len());
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("{message}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// The HTTP actions of `EXECUTOR_ACTIONS_FILE`, if set (read before the configuration:
+/// their budgets are part of it).
+fn declared_actions() -> Result<Vec<actions::http::spec::HttpActionSpec>, String> {
+    match std::env::var("EXECUTOR_ACTIONS_FILE") {
+        Ok(path) if !path.trim().is_empty() => {
+            actions::http::load(std::path::Path::new(path.trim()))
+        }
+        _ => Ok(Vec::new()),
     }
 }

@@ -6,6 +6,7 @@
 //! decision token's resource and checked against protected namespaces), its budget key, and
 //! the cluster call.
 
+pub mod http;
 pub mod kube_error;
 pub mod restart_pod;
 pub mod rollout_restart;
@@ -211,6 +212,15 @@ impl Registry {
     pub fn register<A: Action>(mut self) -> Self {
         self.actions
             .insert(A::NAME, Arc::new(Entry::<A>(std::marker::PhantomData)));
+        self
+    }
+
+    /// Adds the declarative HTTP actions `specs` (see [`http`]).
+    pub fn with_http_actions(mut self, specs: Vec<http::spec::HttpActionSpec>) -> Self {
+        for spec in specs {
+            let (name, action) = http::HttpAction::new(spec);
+            self.actions.insert(name, Arc::new(action));
+        }
         self
     }
 

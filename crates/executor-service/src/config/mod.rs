@@ -50,6 +50,7 @@ pub const VARS: &[&str] = &[
     "EXECUTOR_JWKS_REFRESH_SECONDS",
     "EXECUTOR_JWKS_MAX_AGE_SECONDS",
     "EXECUTOR_ADMIN_TOKEN",
+    "EXECUTOR_ACTIONS_FILE",
 ];
 
 /// Budget defaults per key: (ttl seconds, max). The first two are the seed's values.
