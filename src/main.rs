@@ -32,8 +32,14 @@ fn main() -> ExitCode {
         return warden::cli::run(command);
     }
     // The one registry of this process: which budgets the settings read, and what the
-    // executor serves.
-    let registry = Registry::with_builtins();
+    // executor serves (with the HTTP actions of EXECUTOR_ACTIONS_FILE, if set).
+    let registry = match executor_service::actions::http::from_env() {
+        Ok(specs) => Registry::with_builtins().with_http_actions(specs),
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
     warden_service_kit::run_binary(
         move || {
             warn_unknown_vars(&registry);

@@ -47,7 +47,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The one registry of this process: what it serves, what `permissions` reports and
     // which budgets the configuration reads.
-    let registry = match declared_actions() {
+    let registry = match actions::http::from_env() {
         Ok(specs) => Registry::with_builtins().with_http_actions(specs),
         Err(message) => {
             eprintln!("{message}");
@@ -84,16 +84,5 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-    }
-}
-
-/// The HTTP actions of `EXECUTOR_ACTIONS_FILE`, if set (read before the configuration:
-/// their budgets are part of it).
-fn declared_actions() -> Result<Vec<actions::http::spec::HttpActionSpec>, String> {
-    match std::env::var("EXECUTOR_ACTIONS_FILE") {
-        Ok(path) if !path.trim().is_empty() => {
-            actions::http::load(std::path::Path::new(path.trim()))
-        }
-        _ => Ok(Vec::new()),
     }
 }

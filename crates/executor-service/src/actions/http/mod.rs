@@ -173,3 +173,12 @@ pub fn load(path: &std::path::Path) -> Result<Vec<HttpActionSpec>, String> {
             .join("\n")
     })
 }
+
+/// The HTTP actions of `EXECUTOR_ACTIONS_FILE`, if it is set; every binary that serves the
+/// executor reads them this way, before the configuration (their budgets are part of it).
+pub fn from_env() -> Result<Vec<HttpActionSpec>, String> {
+    match std::env::var("EXECUTOR_ACTIONS_FILE") {
+        Ok(path) if !path.trim().is_empty() => load(std::path::Path::new(path.trim())),
+        _ => Ok(Vec::new()),
+    }
+}
