@@ -4,7 +4,9 @@ Used by the system test suites (`tests/system/harness.py`), the Python example's
 test and `bench/executor-load`. What holds after every run:
 
 - no audit row is left `pending`;
-- target by target, every `succeeded` non-dry-run row matches one mutation recorded by the
+- the read-only actions (`READ_ACTIONS`) change nothing: their rows are left out of the
+  comparison below, and none of them is `unknown`;
+- target by target, every `succeeded` non-dry-run row of a write matches one mutation recorded by the
   fake, and every mutation matches a `succeeded` row, or an `unknown` row (an outcome the
   executor could not know: a timeout, or a crash it reconciled) when `allow_unknown`;
   without `allow_unknown` there are no `unknown` rows at all;
@@ -46,6 +48,8 @@ MUTATING_METHODS = ("DELETE", "PATCH", "PUT", "POST")
 # asks for runs (if ever) as a row of its own.
 APPROVAL_STATUSES = ("awaiting_approval", "approved", "denied", "expired")
 APPROVAL_FINAL = ("approved", "denied", "expired")
+# Audited like every action, but they send no mutating request and leave no mutation.
+READ_ACTIONS = ("get_pod_logs", "get_workload_status", "list_events")
 
 
 def psql(url: str, sql: str, timeout: float = 60.0) -> str:
@@ -141,8 +145,12 @@ def problems(evidence: Evidence, allow_unknown: bool = False) -> list:
     pending = [r["id"] for r in evidence.rows if r["status"] == "pending"]
     if pending:
         found.append(f"{len(pending)} pending audit rows: {pending[:5]}")
+    unknown_reads = [r["id"] for r in evidence.rows
+                     if r["actionType"] in READ_ACTIONS and r["status"] == "unknown"]
+    if unknown_reads:
+        found.append(f"{len(unknown_reads)} read rows with an unknown outcome: {unknown_reads[:5]}")
     mutated = collections.Counter((m["namespace"], m["kind"], m["name"]) for m in evidence.mutations)
-    live = [r for r in evidence.rows if not r["dryRun"]]
+    live = writes(evidence.rows)
     succeeded = collections.Counter(row_target(r) for r in live if r["status"] == "succeeded")
     unknown = collections.Counter(row_target(r) for r in live if r["status"] == "unknown")
     missing = succeeded - mutated
@@ -218,9 +226,14 @@ def approval_problems(evidence: Evidence) -> list:
     return found
 
 
+def writes(rows: list) -> list:
+    """The non-dry-run rows of actions that may change the cluster (not the reads)."""
+    return [r for r in rows if not r["dryRun"] and r["actionType"] not in READ_ACTIONS]
+
+
 def summary(evidence: Evidence, allow_unknown: bool = False) -> str:
     mutated = collections.Counter((m["namespace"], m["kind"], m["name"]) for m in evidence.mutations)
-    live = [r for r in evidence.rows if not r["dryRun"]]
+    live = writes(evidence.rows)
     succeeded = collections.Counter(row_target(r) for r in live if r["status"] == "succeeded")
     unknown = sum(1 for r in live if r["status"] == "unknown")
     explained = (f" + {sum((mutated - succeeded).values())} of {unknown} unknown"
@@ -230,7 +243,7 @@ def summary(evidence: Evidence, allow_unknown: bool = False) -> str:
              + ", ".join(f"{approvals[s]} {s}" for s in APPROVAL_STATUSES if approvals[s]) + ")"
              if approvals else "")
     return (f"{len(evidence.mutations)} mutations = {sum(succeeded.values())} succeeded{explained}"
-            f" non-dry-run rows, 0 pending, {len(evidence.rows)} rows{asked}")
+            f" non-dry-run write rows, 0 pending, {len(evidence.rows)} rows{asked}")
 
 
 def wait_no_pending(db_url: str, timeout: float) -> None:

@@ -11,6 +11,7 @@ the target still exists. The suite ends with the system invariant.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import sys
@@ -667,6 +668,7 @@ def cases(suite: Suite, s: Stack) -> None:
 
     startup_refusal_cases(suite, s)
     params_binding_cases(suite, s)
+    read_cases(suite, s)
 
     # -- at the end ---------------------------------------------------------------------------
 
@@ -747,6 +749,52 @@ def params_binding_cases(suite: Suite, s: Stack) -> None:
         check(s.replicas(NS, "adv-params") == 4, "adv-params was not scaled to 4")
 
     suite.case("params: control, execute with the params evaluated -> 200, scaled", same_params_run)
+
+
+def read_cases(suite: Suite, s: Stack) -> None:
+    """The read-only actions through the whole stack: the answer carries what was read, the
+    audit row only its size and SHA-256; their binding and the system namespaces hold as
+    for a write, and a read sends nothing that mutates."""
+    s.seed_pods(NS, ["adv-read"])
+    seeded = post_json(f"{s.fake_url}/_fake/logs", {"namespace": NS, "pod": "adv-read", "container": "app",
+                                                     "text": "token=adv-s3cr3t\nready\n"})
+    check(seeded.status == 204, f"seeding the log failed: {seeded}")
+    logs = {"namespace": NS, "podName": "adv-read"}
+
+    def logs_answered_and_audited_by_hash():
+        seq = s.last_request_seq()
+        decision = s.allowed("get_pod_logs", f"{NS}/pod/adv-read")
+        answer = s.execute(execute_body("get_pod_logs", logs, ENGINE, decision, s.secret))
+        check(answer.status == 200 and answer.json["success"] is True, f"refused: {answer}")
+        text = answer.json["result"]["text"]
+        check(text == "token=adv-s3cr3t\nready\n", f"answered {text!r}")
+        audit_id = answer.json["auditId"]
+        check(s.wait_final(audit_id)["status"] == "succeeded", "row not succeeded")
+        kept = json.loads(s.sql(f"SELECT result::text FROM action_audit_logs WHERE id = '{audit_id}'"))
+        check(kept.get("sha256") == hashlib.sha256(text.encode()).hexdigest() and kept.get("bytes") == len(text),
+              f"audit row does not keep the size and hash: {kept}")
+        check("adv-s3cr3t" not in json.dumps(kept), f"audit row keeps the content: {kept}")
+        sent = s.requests_since(seq)
+        check([r["method"] for r in sent] == ["GET"], f"the read sent {sent}")
+
+    suite.case("reads: get_pod_logs -> 200 with the text, audit row with size and SHA-256 only",
+               logs_answered_and_audited_by_hash)
+
+    def events_of_the_namespace_need_a_namespace_decision():
+        decision = s.allowed("list_events", f"{NS}/pod/adv-read")
+        refused(s, execute_body("list_events", {"namespace": NS}, ENGINE, decision, s.secret), 403,
+                "token_binding", message="another resource")
+
+    suite.case("reads: decision for one pod's events, list the namespace's -> 403 token_binding",
+               events_of_the_namespace_need_a_namespace_decision)
+
+    def no_reads_in_system_namespaces():
+        decision = s.evaluate("get_pod_logs", "kube-system/pod/coredns-1")
+        check(decision.get("allowed") is False and decision.get("matchedRule") == "deny-system-namespaces",
+              f"kube-system logs not denied: {decision}")
+
+    suite.case("reads: get_pod_logs in kube-system -> denied by deny-system-namespaces",
+               no_reads_in_system_namespaces)
 
 
 def main() -> int:

@@ -18,9 +18,9 @@ Evidence for "pending, then final": the harness adds a trigger to the suite's da
 (after the executor's migrations) that appends every status an audit row takes to
 `system_test_status_history`. The invariant (`Stack.check_invariant`, see
 `scripts/lib/invariant.py`) then holds the executor to its write-ahead contract: nothing
-left `pending`; mutations at the fake == `succeeded` non-dry-run rows target by target (or
-`unknown` ones where a case allows that); every row of a mutated target went `pending`
-first; nothing was retried.
+left `pending`; mutations at the fake == `succeeded` non-dry-run rows of writes, target by
+target (or `unknown` ones where a case allows that); every row of a mutated target went
+`pending` first; nothing was retried.
 
 Processes are started with PR_SET_PDEATHSIG, so they die with the harness even when it is
 killed; `Stack.stop` ends them and drops the database.
@@ -412,6 +412,7 @@ class Stack(stack_lib.Stack):
                              "RATE_LIMIT_RESTART_MAX": "500",
                              "RATE_LIMIT_SCALE_MAX": "500",
                              "RATE_LIMIT_ROLLOUT_RESTART_MAX": "500",
+                             "RATE_LIMIT_READ_MAX": "500",
                              "DATABASE_MAX_CONNECTIONS": "8",
                              "RUST_LOG": "warn,executor_service=info",
                              **(executor_env or {}),

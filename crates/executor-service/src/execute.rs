@@ -58,7 +58,7 @@ const FINISH_RETRY_DELAY: Duration = Duration::from_millis(500);
     tag = "executor",
     request_body(content = ExecuteRequest, description = "A signed request carrying the policy service's decision"),
     responses(
-        (status = 200, description = "The action ran (or, with dryRun, would run); `result` says what changed. A require_approval decision covered by a session grant runs too, and `grantId` names the grant", body = ExecuteResponse),
+        (status = 200, description = "The action ran (or, with dryRun, would run); `result` says what changed, or for a read (get_pod_logs, list_events, get_workload_status) what was read, which the audit row keeps only as its size and SHA-256. A require_approval decision covered by a session grant runs too, and `grantId` names the grant", body = ExecuteResponse),
         (status = 202, description = "The decision is require_approval: an approval request was made (`approvalId`, `status: awaiting_approval`, `expiresAt`, `code: approval_required`) and nothing ran; people decide it at /executor/approvals", body = ExecuteResponse),
         (status = 400, description = "Malformed JSON (`invalid_json`), required members missing (`invalid_request`, all of them named), unknown action (`unknown_action`, the known ones listed) or invalid parameters (`invalid_params`); `field` names the culprit", body = ExecuteResponse),
         (status = 401, description = "The HMAC signature does not verify", body = ExecuteResponse),
@@ -409,8 +409,9 @@ pub(crate) async fn run_started(
     };
     let completion = Completion {
         outcome: match &outcome {
+            // A read answers with what it read and audits only its size and hash.
             Ok(result) => Outcome::Succeeded {
-                result: result.clone(),
+                result: prepared.audit(result),
             },
             Err(failure) if failure.outcome_unknown => Outcome::Unknown {
                 reason: failure.code.to_owned(),

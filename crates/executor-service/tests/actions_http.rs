@@ -211,6 +211,12 @@ async fn a_call_reaches_the_endpoint_with_its_secret_header_and_is_audited_witho
     assert_eq!(row["status"], "succeeded");
     assert_eq!(row["targetKind"], "url");
     assert!(!row.to_string().contains(SECRET_TOKEN), "{row}");
+    assert_eq!(row["result"]["status"], 201);
+    assert_eq!(row["result"]["bytes"], answer.body["result"]["bytes"]);
+    assert!(
+        row["result"].get("output").is_none(),
+        "the body stays out of the audit row: {row}"
+    );
 }
 
 #[sqlx::test(migrator = "MIGRATOR")]

@@ -20,16 +20,23 @@ fn refusal(action: &str, params: &Value) -> Option<(Option<String>, String)> {
 }
 
 #[test]
-fn registry_knows_the_four_actions_and_their_budgets() {
+fn registry_knows_the_seven_actions_and_their_budgets() {
+    let names = Registry::with_builtins().names();
     assert_eq!(
-        Registry::with_builtins().names(),
+        names,
         [
+            ("get_pod_logs", "read"),
+            ("get_workload_status", "read"),
+            ("list_events", "read"),
             ("restart_pod", "restart"),
             ("rollout_restart_deployment", "rollout_restart"),
             ("scale_deployment", "scale"),
             ("scale_statefulset", "scale"),
         ]
     );
+    // The protocol's list, which `policy-service check` uses, is the registry's.
+    let registered: Vec<&str> = names.iter().map(|(name, _)| *name).collect();
+    assert_eq!(registered, warden_protocol::BUILTIN_ACTIONS);
 }
 
 #[test]

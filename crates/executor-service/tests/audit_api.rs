@@ -314,8 +314,9 @@ async fn a_request_with_nul_characters_is_audited_and_found_by_filter(pool: PgPo
     assert_eq!(record["policyDecision"], json!({"note": "\u{FFFD}"}));
     assert_eq!(
         record["error"],
-        "unknown actionType `restart\u{FFFD}pod`; known actions: restart_pod, \
-         rollout_restart_deployment, scale_deployment, scale_statefulset"
+        "unknown actionType `restart\u{FFFD}pod`; known actions: get_pod_logs, \
+         get_workload_status, list_events, restart_pod, rollout_restart_deployment, \
+         scale_deployment, scale_statefulset"
     );
 }
 

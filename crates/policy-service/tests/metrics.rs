@@ -73,7 +73,7 @@ async fn decisions_answers_and_refusals_are_counted() {
         r#"warden_policy_refusals_total{code="unsupported_media_type"} 1"#,
         r#"warden_policy_refusals_total{code="not_found"} 1"#,
         r#"warden_policy_reloads_total{result="failed"} 0"#,
-        "warden_policy_rules 8",
+        "warden_policy_rules 9",
     ] {
         assert!(has_line(&text, line), "missing `{line}` in:\n{text}");
     }
@@ -100,5 +100,5 @@ async fn a_failed_reload_is_counted() {
         has_line(&text, r#"warden_policy_reloads_total{result="failed"} 1"#),
         "{text}"
     );
-    assert!(has_line(&text, "warden_policy_rules 8"), "{text}");
+    assert!(has_line(&text, "warden_policy_rules 9"), "{text}");
 }

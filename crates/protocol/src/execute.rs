@@ -14,7 +14,7 @@ use serde_json::Value;
     "signature": "3f8a9c0e5b7d2a4f6e1c8b9d0a7f5e3c2b1d4a6f8e9c0b7a5d3f1e2c4b6a8d9f"
 })))]
 pub struct ExecuteRequest {
-    /// Which action to run, e.g. `restart_pod`.
+    /// Which action to run, e.g. `restart_pod` or the read `get_pod_logs`.
     pub action_type: String,
     /// The action's parameters; each action defines their shape.
     #[schema(value_type = Object)]
@@ -41,7 +41,8 @@ pub struct ExecuteResponse {
     /// The audit row of this attempt — for a replay, the row of the attempt that consumed
     /// the decision. `null` only when no row could be written.
     pub audit_id: Option<String>,
-    /// What changed, on success.
+    /// What changed, on success; for a read (`get_pod_logs`, `list_events`,
+    /// `get_workload_status`), what was read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub result: Option<Value>,
@@ -75,7 +76,10 @@ pub struct ExecuteResponse {
 /// The actions every executor implements, sorted: what `policy-service check` checks rule
 /// actions against unless it is given another executor's list (`executor-service actions`).
 /// The executor's registry is tested to hold exactly these.
-pub const BUILTIN_ACTIONS: [&str; 4] = [
+pub const BUILTIN_ACTIONS: [&str; 7] = [
+    "get_pod_logs",
+    "get_workload_status",
+    "list_events",
     "restart_pod",
     "rollout_restart_deployment",
     "scale_deployment",

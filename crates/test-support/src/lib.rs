@@ -1,8 +1,9 @@
 //! Test doubles for Warden: [`FakeKube`], a fake Kubernetes API server that a plain
 //! `kube::Client` talks to over HTTP without knowing it is fake.
 //!
-//! It serves what Warden's executor uses (pods: get, list, delete, evict; deployments and
-//! statefulsets: get, list, patch, replace, and their `/scale` subresource), with the real
+//! It serves what Warden's executor uses (pods: get, list, delete, evict, and their logs;
+//! deployments and statefulsets: get, list, patch, replace, and their `/scale` subresource;
+//! the `core/v1` Event list with field selectors), with the real
 //! API's shapes: `apiVersion`/`kind` on every object, server-managed metadata (`uid`, a
 //! cluster-wide `resourceVersion` bumped on each change, `creationTimestamp`, `generation`
 //! for apps objects), `?dryRun=All`, and errors as `metav1.Status` bodies with the real
@@ -80,7 +81,8 @@
 //! No controllers run: status reports every rollout as finished at once, scaling creates
 //! no pods, and a deleted pod is gone at once (the answer still carries
 //! `deletionTimestamp`) and is not recreated. No watches, no authentication or RBAC (use a
-//! 403 [`Fault`]), no other resource types, label selectors with `=`, `==`, `!=` and
+//! 403 [`Fault`]), no other resource types (Events can be listed, not read one by one or
+//! written through the API; logs are never followed), label selectors with `=`, `==`, `!=` and
 //! existence only. Strategic merge patch and apply are approximations described in the
 //! `patch` module; an apply to a missing object is a 404, not a create.
 //!
@@ -92,6 +94,7 @@
 //! - `api/`: the Kubernetes endpoints. `mod.rs`: the request and the dispatch by route and
 //!   verb; `routes.rs`: routing by path segments; `verbs.rs`: get, list, create, delete,
 //!   patch, replace; `scale.rs`: the `/scale` subresource; `pods.rs`: eviction;
+//!   `reads.rs`: pod logs and the Event list;
 //!   `validation.rs`: updates and the server's semantic checks; `discovery.rs`: `/version`
 //!   and discovery.
 //! - `objects.rs`: [`Kind`], seeded object templates, typed validation, the Scale view.
@@ -99,6 +102,7 @@
 //! - `status.rs`: `metav1.Status` answers with the real server's reasons and messages.
 //! - `state.rs`: the locked state, [`Mutation`], [`RecordedRequest`], [`Options`].
 //! - `fault.rs`: [`Fault`].
+//! - `reads.rs`: seeding log lines and Events.
 //! - `bin/fake-kube.rs`: the standalone server.
 //! - `router.rs`: in-process requests through an axum router, answers as JSON
 //!   ([`router::Answer`]).
@@ -113,6 +117,7 @@ pub mod metrics;
 mod objects;
 mod patch;
 pub mod process;
+mod reads;
 pub mod router;
 mod server;
 mod state;
@@ -156,7 +161,9 @@ use state::Shared;
 /// | `POST /_fake/blocked-evictions` | `{"namespace": "ns", "name": "pod"}`: evictions of it answer 429; `204` |
 /// | `DELETE /_fake/blocked-evictions` | unblock every pod; `204` |
 /// | `GET`/`PUT /_fake/options` | [`Options`], e.g. `{"deleteAnswer": "status"}` |
-/// | `POST /_fake/reset` | forget objects, faults, blocks, options and both logs; `204` |
+/// | `POST /_fake/logs` | `{"namespace", "pod", "container", "text", "ageSeconds"?}`: append log lines (see [`FakeKube::add_pod_log`]); `204` |
+/// | `POST /_fake/events` | `{"namespace", "event": {...}}`: store an Event (see [`FakeKube::add_event`]); `201 {"name": "..."}` |
+/// | `POST /_fake/reset` | forget objects, logs, events, faults, blocks, options and both logs; `204` |
 ///
 /// Admin errors are `{"error": "..."}` with status 400 or 404.
 #[derive(Clone)]
@@ -375,6 +382,54 @@ impl FakeKube {
         self.add_objects(serde_json::from_str(&text)?)
     }
 
+    /// Appends the lines of `text` to the log of `container` in pod `namespace/pod`, as
+    /// written `age` ago (`sinceSeconds` compares with that). `GET …/pods/{pod}/log`
+    /// answers them in the order they were added, each ending in a newline, after
+    /// `sinceSeconds`, then `tailLines`, then `limitBytes` (a byte cut, which may split a
+    /// UTF-8 sequence, as the real server's does). The pod must exist when the log is read,
+    /// and `container` must be one of its containers (seeded pods have one, `app`).
+    pub fn add_pod_log(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: &str,
+        age: std::time::Duration,
+        text: &str,
+    ) {
+        let mut state = self.inner.shared.lock();
+        reads::append_log(&mut state, (namespace, pod, container), age, text);
+    }
+
+    /// Stores a `core/v1` Event in `namespace` and returns its name. `event` needs only
+    /// `involvedObject.name`; the rest is filled in (kind `Pod`, type `Normal`, reason
+    /// `Unknown`, count 1, `lastTimestamp` now, `firstTimestamp` the last one, a generated
+    /// name and the server-managed metadata). Lists answer Events in name order, as etcd
+    /// does, not by time.
+    ///
+    /// # Errors
+    ///
+    /// When `event` is not an object, has no `involvedObject.name`, or is not a valid Event.
+    pub fn add_event(&self, namespace: &str, event: Value) -> Result<String, SeedError> {
+        reads::insert_event(&mut self.inner.shared.lock(), namespace, event)
+    }
+
+    /// Replaces the `status` of a stored deployment or statefulset, as its controller
+    /// reporting a rollout in progress would; returns whether the object exists. The next
+    /// write to the object converges the status again.
+    pub fn set_status(&self, kind: Kind, namespace: &str, name: &str, status: Value) -> bool {
+        let mut state = self.inner.shared.lock();
+        match state
+            .objects
+            .get_mut(&(kind, namespace.to_owned(), name.to_owned()))
+        {
+            Some(object) => {
+                object["status"] = status;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Makes evictions of this pod answer 429 TooManyRequests with the real server's
     /// PodDisruptionBudget message, as if a budget allowed no disruption.
     pub fn block_evictions(&self, namespace: &str, pod: &str) {
@@ -460,8 +515,8 @@ impl FakeKube {
         self.inner.shared.lock().options.delete_answer = answer;
     }
 
-    /// Forgets objects, faults, eviction blocks, options and both logs. Resource versions
-    /// keep increasing, as a client may still hold old ones.
+    /// Forgets objects, container logs, events, faults, eviction blocks, options and both
+    /// logs. Resource versions keep increasing, as a client may still hold old ones.
     pub fn reset(&self) {
         self.inner.shared.lock().reset();
     }

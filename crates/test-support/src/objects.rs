@@ -310,6 +310,18 @@ pub(crate) fn converge_status(kind: Kind, object: &mut Value) {
             status.insert("currentReplicas".into(), json!(replicas));
         }
     }
+    if kind == Kind::StatefulSet {
+        // The controller names each pod template revision `<name>-<hash>`; converged,
+        // every pod runs the latest one.
+        let name = str_at(object, &["metadata", "name"]).unwrap_or_default();
+        let template = at(object, &["spec", "template"]).map(Value::to_string);
+        let revision = format!(
+            "{name}-{:08x}",
+            fnv1a(template.unwrap_or_default().as_bytes())
+        );
+        status.insert("currentRevision".into(), json!(revision));
+        status.insert("updateRevision".into(), json!(revision));
+    }
     if kind == Kind::Deployment {
         status.insert(
             "conditions".into(),
@@ -322,6 +334,13 @@ pub(crate) fn converge_status(kind: Kind, object: &mut Value) {
         );
     }
     object["status"] = Value::Object(status);
+}
+
+/// 32-bit FNV-1a: a stable stand-in for the controller's revision hash.
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5_u32, |hash, byte| {
+        (hash ^ u32::from(*byte)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// The `status.selector` of a Scale: the label selector in its string form (`app=api`).

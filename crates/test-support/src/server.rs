@@ -32,6 +32,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             post(block_eviction).delete(unblock_evictions),
         )
         .route("/options", get(get_options).put(set_options))
+        .route("/logs", post(add_log))
+        .route("/events", post(add_event))
         .route("/reset", post(reset));
     Router::new()
         .nest("/_fake", admin)
@@ -207,6 +209,51 @@ async fn block_eviction(State(shared): State<Arc<Shared>>, body: Bytes) -> Respo
         .blocked_evictions
         .insert((namespace.to_owned(), name.to_owned()));
     StatusCode::NO_CONTENT.into_response()
+}
+
+async fn add_log(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let document = match admin_json(&body) {
+        Ok(document) => document,
+        Err(message) => return admin_error(StatusCode::BAD_REQUEST, &message),
+    };
+    let text = |key: &str| document.get(key).and_then(Value::as_str);
+    let (Some(pod), Some(container), Some(lines)) = (text("pod"), text("container"), text("text"))
+    else {
+        return admin_error(
+            StatusCode::BAD_REQUEST,
+            "expected {\"namespace\", \"pod\", \"container\", \"text\", \"ageSeconds\"?}",
+        );
+    };
+    let namespace = text("namespace").unwrap_or("default");
+    let age = document
+        .get("ageSeconds")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let mut state = shared.lock();
+    crate::reads::append_log(
+        &mut state,
+        (namespace, pod, container),
+        std::time::Duration::from_secs(age),
+        lines,
+    );
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn add_event(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let document = match admin_json(&body) {
+        Ok(document) => document,
+        Err(message) => return admin_error(StatusCode::BAD_REQUEST, &message),
+    };
+    let namespace = document
+        .get("namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("default")
+        .to_owned();
+    let event = document.get("event").cloned().unwrap_or(Value::Null);
+    match crate::reads::insert_event(&mut shared.lock(), &namespace, event) {
+        Ok(name) => (StatusCode::CREATED, axum::Json(json!({"name": name}))).into_response(),
+        Err(e) => admin_error(StatusCode::BAD_REQUEST, &e.to_string()),
+    }
 }
 
 async fn unblock_evictions(State(shared): State<Arc<Shared>>) -> StatusCode {

@@ -107,6 +107,15 @@ pub struct Options {
 /// The key objects are stored under.
 pub(crate) type Key = (Kind, String, String);
 
+/// One line a container wrote, with when it wrote it (for `sinceSeconds`).
+#[derive(Debug, Clone)]
+pub(crate) struct LogLine {
+    /// When the line was written.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// The line, without its newline.
+    pub text: String,
+}
+
 /// The fake cluster's memory.
 #[derive(Debug, Default)]
 pub(crate) struct State {
@@ -127,6 +136,10 @@ pub(crate) struct State {
     pub last_seq: u64,
     /// Behaviour switches.
     pub options: Options,
+    /// Container logs by (namespace, pod, container), in the order they were written.
+    pub logs: BTreeMap<(String, String, String), Vec<LogLine>>,
+    /// `core/v1` Events by (namespace, name), as a list answers them (in key order).
+    pub events: BTreeMap<(String, String), Value>,
 }
 
 impl State {

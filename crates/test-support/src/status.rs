@@ -12,8 +12,11 @@ use serde_json::{Value, json};
 
 use crate::objects::Kind;
 
-/// The one media type the fake answers with.
+/// The media type of every answer but pod logs.
 const JSON: &str = "application/json";
+
+/// The media type of pod logs (`GET …/pods/{name}/log`), as the kubelet answers them.
+const TEXT: &str = "text/plain";
 
 /// The body limit of kube-apiserver (3 MiB); larger bodies are refused with 413.
 pub(crate) const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
@@ -24,8 +27,10 @@ pub(crate) const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 pub(crate) struct Answer {
     /// HTTP status code.
     pub code: u16,
-    /// Serialised JSON body.
+    /// The body: serialised JSON, or plain text for pod logs.
     pub body: Vec<u8>,
+    /// `Content-Type` of the body.
+    pub content_type: &'static str,
     /// Extra headers (`Retry-After`, `Warning`).
     pub headers: Vec<(&'static str, String)>,
 }
@@ -39,6 +44,18 @@ impl Answer {
         Answer {
             code,
             body,
+            content_type: JSON,
+            headers: Vec::new(),
+        }
+    }
+
+    /// `body` as `text/plain` with status `code` (pod logs; the bytes are sent as they are,
+    /// so a cut through a UTF-8 sequence reaches the client as the real server sends it).
+    pub(crate) fn text(code: u16, body: Vec<u8>) -> Answer {
+        Answer {
+            code,
+            body,
+            content_type: TEXT,
             headers: Vec::new(),
         }
     }
@@ -54,7 +71,7 @@ impl Answer {
         let status = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut builder = axum::response::Response::builder()
             .status(status)
-            .header(http::header::CONTENT_TYPE, JSON);
+            .header(http::header::CONTENT_TYPE, self.content_type);
         for (name, value) in self.headers {
             builder = builder.header(name, value);
         }

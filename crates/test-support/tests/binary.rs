@@ -214,3 +214,43 @@ async fn the_binary_writes_a_kubeconfig_pointing_at_itself() {
         .collect();
     assert_eq!(left, ["kubeconfig"], "no temporary file is left behind");
 }
+
+#[tokio::test]
+async fn the_admin_api_seeds_logs_and_events() {
+    // Arrange
+    let process = Process::start(&[]);
+    let client = process.client();
+    admin(
+        &client,
+        "POST",
+        "/_fake/objects",
+        json!({"kind": "Pod", "namespace": NS, "name": "web-1"}),
+    )
+    .await;
+
+    // Act
+    admin(
+        &client,
+        "POST",
+        "/_fake/logs",
+        json!({"namespace": NS, "pod": "web-1", "container": "app", "text": "started\n"}),
+    )
+    .await;
+    let event = admin(
+        &client,
+        "POST",
+        "/_fake/events",
+        json!({"namespace": NS, "event": {"involvedObject": {"name": "web-1"}, "reason": "Started"}}),
+    )
+    .await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    let log = pods.logs("web-1", &Default::default()).await.unwrap();
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), NS);
+    let listed = events.list(&Default::default()).await.unwrap();
+
+    // Assert
+    assert_eq!(log, "started\n");
+    assert!(event["name"].as_str().unwrap().starts_with("web-1."));
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].reason.as_deref(), Some("Started"));
+}

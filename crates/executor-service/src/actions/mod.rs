@@ -5,12 +5,21 @@
 //! strictly, unknown fields refused), validation, the target it touches (bound against the
 //! decision token's resource and checked against protected namespaces), its budget key, and
 //! the cluster call.
+//!
+//! Besides the writes, three read-only actions ([`pod_logs`], [`events`],
+//! [`workload_status`]) let an AI engine diagnose through the same checks, policy,
+//! budgets and audit instead of holding cluster credentials of its own. Their answers carry
+//! what was read; their audit rows keep only its size and SHA-256 ([`Action::audit`]).
 
+pub mod events;
 pub mod http;
 pub mod kube_error;
+pub mod pod_logs;
+pub mod read;
 pub mod restart_pod;
 pub mod rollout_restart;
 pub mod scale;
+pub mod workload_status;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,9 +33,11 @@ use serde_json::Value;
 pub struct Target {
     /// Namespace.
     pub namespace: String,
-    /// Normalised kind (`pod`, `deployment`, `statefulset`).
+    /// Normalised kind (`pod`, `deployment`, `statefulset`, ...), or `*` when a read
+    /// covers objects of every kind (`list_events` without a known `kind`).
     pub kind: &'static str,
-    /// Object name.
+    /// Object name, or `*` when a read covers every name (`list_events` without `name`).
+    /// A decision covers `*` only with a `*` of its own.
     pub name: String,
 }
 
@@ -63,7 +74,7 @@ pub struct Cluster {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActionFailure {
     /// `Failed` when nothing changed, `Unknown` when the request was sent and its outcome
-    /// is not known.
+    /// is not known (never for a read).
     pub outcome_unknown: bool,
     /// Stable reason code (`kube_not_found`, `kube_forbidden`, `kube_conflict`,
     /// `kube_invalid`, `kube_too_many_requests`, `kube_timeout`, `kube_unavailable`,
@@ -99,12 +110,22 @@ pub trait Action: Send + Sync + 'static {
     fn target(params: &Self::Params) -> Target;
 
     /// Runs the action; with `dry_run`, as a server-side dry run (`dryRun=All`) that
-    /// changes nothing. Returns what changed.
+    /// changes nothing. Returns what changed (a read: what it read, see [`read`]).
     async fn run(
         params: &Self::Params,
         cluster: &Cluster,
         dry_run: bool,
     ) -> Result<Value, ActionFailure>;
+
+    /// What the audit row keeps of a successful [`run`](Self::run)'s result; the caller
+    /// gets the result itself. By default the whole result: a write's result says what
+    /// changed, which is what an audit trail is for. A read overrides it to keep the size,
+    /// SHA-256 and counts of what it returned and not the content (logs and event messages
+    /// may hold personal data or secrets a workload printed, and the audit store keeps rows
+    /// far longer than anyone needs them).
+    fn audit(result: &Value) -> Value {
+        result.clone()
+    }
 }
 
 /// An action whose parameters parsed and validated, ready to run.
@@ -114,6 +135,11 @@ pub trait Prepared: Send + Sync {
     fn target(&self) -> &Target;
     /// Runs it.
     async fn run(&self, cluster: &Cluster, dry_run: bool) -> Result<Value, ActionFailure>;
+    /// What the audit row keeps of `result`, a successful run's (see [`Action::audit`]);
+    /// by default all of it.
+    fn audit(&self, result: &Value) -> Value {
+        result.clone()
+    }
 }
 
 /// Why `actionParams` were refused.
@@ -150,6 +176,10 @@ impl<A: Action> Prepared for PreparedAction<A> {
 
     async fn run(&self, cluster: &Cluster, dry_run: bool) -> Result<Value, ActionFailure> {
         A::run(&self.params, cluster, dry_run).await
+    }
+
+    fn audit(&self, result: &Value) -> Value {
+        A::audit(result)
     }
 }
 
@@ -206,6 +236,9 @@ impl Registry {
             .register::<scale::ScaleDeployment>()
             .register::<scale::ScaleStatefulSet>()
             .register::<rollout_restart::RolloutRestartDeployment>()
+            .register::<pod_logs::GetPodLogs>()
+            .register::<events::ListEvents>()
+            .register::<workload_status::GetWorkloadStatus>()
     }
 
     /// Adds `A` (replacing an action of the same name).

@@ -58,6 +58,9 @@ const BUDGET_DEFAULTS: &[(&str, u64, u32)] = &[
     ("restart", 300, 5),
     ("scale", 60, 10),
     ("rollout_restart", 300, 5),
+    // The three read-only actions: generous, as a diagnosis reads often, but bounded so a
+    // looping engine cannot hammer the API server (2 reads a second on average).
+    ("read", 60, 120),
 ];
 /// Default for a budget key without its own default (custom actions).
 const FALLBACK_BUDGET: (u64, u32) = (300, 5);

@@ -26,6 +26,9 @@ use warden_test_support::claims::ClaimsBuilder;
 pub use warden_test_support::router::Answer;
 use warden_test_support::router::{self, get_with_bearer, post_json};
 
+/// The read-only actions: their rows change nothing, so the invariant leaves them out.
+pub const READ_ACTIONS: [&str; 3] = ["get_pod_logs", "get_workload_status", "list_events"];
+
 /// The HMAC secret of every client in these tests.
 pub const SECRET: &str = "test-secret-0123456789abcdef-0123456789";
 
@@ -219,7 +222,8 @@ impl Harness {
     }
 
     /// The invariant every test ends with: each mutation the cluster saw has a
-    /// `succeeded` non-dry-run audit row and vice versa, and no row is left `pending`.
+    /// `succeeded` non-dry-run audit row of a write and vice versa, no read is `unknown`,
+    /// and no row is left `pending`.
     pub async fn assert_invariant(&self) {
         // The final update runs in a task that outlives the response, so wait (bounded)
         // for pending rows to settle before comparing.
@@ -229,10 +233,19 @@ impl Harness {
             tokio::time::sleep(Duration::from_millis(20)).await;
             rows = self.rows().await;
         }
+        let is_read = |r: &AuditRow| {
+            r.action_type
+                .as_deref()
+                .is_some_and(|a| READ_ACTIONS.contains(&a))
+        };
         let succeeded = rows
             .iter()
-            .filter(|r| r.status == "succeeded" && !r.dry_run)
+            .filter(|r| r.status == "succeeded" && !r.dry_run && !is_read(r))
             .count();
+        assert!(
+            !rows.iter().any(|r| is_read(r) && r.status == "unknown"),
+            "a read has an unknown outcome: {rows:#?}"
+        );
         let mutations = self.kube.mutations().len();
         assert_eq!(
             mutations, succeeded,

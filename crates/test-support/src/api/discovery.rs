@@ -92,6 +92,21 @@ pub(super) fn resources(group_version: &str) -> Answer {
                 "kind": "Eviction",
                 "verbs": ["create"],
             }),
+            json!({
+                "name": "pods/log",
+                "singularName": "",
+                "namespaced": true,
+                "kind": "Pod",
+                "verbs": ["get"],
+            }),
+            json!({
+                "name": "events",
+                "singularName": "event",
+                "namespaced": true,
+                "kind": "Event",
+                "verbs": ["list"],
+                "shortNames": ["ev"],
+            }),
         ]
     } else {
         vec![

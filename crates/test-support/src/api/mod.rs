@@ -13,6 +13,7 @@
 //! - `verbs.rs`: get, list, create, delete, patch and replace of an object.
 //! - `scale.rs`: the `/scale` subresource of deployments and stateful sets.
 //! - `pods.rs`: pod eviction.
+//! - `reads.rs`: pod logs and the Event list.
 //! - `validation.rs`: the update of a stored object and the server's semantic checks.
 //! - `discovery.rs`: `/version` and the discovery documents.
 
@@ -22,6 +23,7 @@
 
 mod discovery;
 mod pods;
+mod reads;
 mod routes;
 mod scale;
 mod validation;
@@ -197,6 +199,12 @@ pub(crate) fn handle(state: &mut State, call: &Call) -> Answer {
         }
         Route::Eviction { namespace, name } if method == Method::POST => {
             pods::evict(state, &target, &(Kind::Pod, namespace, name), call, dry_run)
+        }
+        Route::PodLog { namespace, name } if method == Method::GET => {
+            reads::pod_log(state, &target, &namespace, &name, call)
+        }
+        Route::Events { namespace } if method == Method::GET => {
+            reads::list_events(state, namespace.as_deref(), call)
         }
         Route::Unknown => Err(ApiError::no_such_path()),
         _ => Err(ApiError::method_not_allowed()),

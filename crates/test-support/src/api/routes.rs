@@ -40,6 +40,10 @@ pub(crate) enum Route {
     },
     /// `/api/v1/namespaces/{ns}/pods/{name}/eviction`.
     Eviction { namespace: String, name: String },
+    /// `/api/v1/namespaces/{ns}/pods/{name}/log`.
+    PodLog { namespace: String, name: String },
+    /// `/api/v1/namespaces/{ns}/events` (all namespaces when `namespace` is `None`).
+    Events { namespace: Option<String> },
     /// Anything else.
     Unknown,
 }
@@ -58,6 +62,10 @@ pub(crate) fn route(path: &str) -> Route {
         ["apis", "apps"] => Route::AppsGroup,
         ["api", "v1"] => Route::Resources("v1"),
         ["apis", "apps", "v1"] => Route::Resources("apps/v1"),
+        ["api", "v1", "events"] => Route::Events { namespace: None },
+        ["api", "v1", "namespaces", ns, "events"] => Route::Events {
+            namespace: Some((*ns).to_owned()),
+        },
         ["api", "v1", plural] => match core(plural) {
             Some(kind) => Route::Collection {
                 kind,
@@ -100,6 +108,10 @@ fn namespaced(resolve: impl Fn(&str) -> Option<Kind>, ns: &str, rest: &[&str]) -
             name: (*name).to_owned(),
         },
         [_, name, "eviction"] if kind == Kind::Pod => Route::Eviction {
+            namespace,
+            name: (*name).to_owned(),
+        },
+        [_, name, "log"] if kind == Kind::Pod => Route::PodLog {
             namespace,
             name: (*name).to_owned(),
         },
@@ -153,6 +165,18 @@ pub(crate) fn target(call: &Call) -> Target {
             name,
             verb,
         },
+        Route::PodLog { namespace, name } => Target {
+            kind: Some(Kind::Pod),
+            subresource: Some("log"),
+            namespace: Some(namespace),
+            name,
+            verb,
+        },
+        Route::Events { namespace } => Target {
+            namespace,
+            verb: if verb == "get" { "list" } else { verb },
+            ..Target::default()
+        },
         _ => Target {
             verb,
             ..Target::default()
@@ -188,6 +212,20 @@ mod tests {
                 namespace: None
             }
         );
+        assert_eq!(
+            route("/api/v1/namespaces/a/pods/b/log"),
+            Route::PodLog {
+                namespace: "a".into(),
+                name: "b".into()
+            }
+        );
+        assert_eq!(
+            route("/api/v1/namespaces/a/events"),
+            Route::Events {
+                namespace: Some("a".into())
+            }
+        );
+        assert_eq!(route("/api/v1/namespaces/a/events/x"), Route::Unknown);
         assert_eq!(route("/api/v1/namespaces/a/deployments/x"), Route::Unknown);
         assert_eq!(route("/apis/apps/v1/namespaces/a/pods/x"), Route::Unknown);
         assert_eq!(route("/api/v1/namespaces/a/pods/x/scale"), Route::Unknown);

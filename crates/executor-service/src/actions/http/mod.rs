@@ -157,6 +157,20 @@ impl Prepared for PreparedHttp {
         }
         self.call.send(&self.spec.allow).await
     }
+
+    /// The audit row keeps the status, size and digest of the answer, never its body (the
+    /// HTTP answer to the client carries it); a dry run's plan holds no secret and is kept.
+    fn audit(&self, result: &Value) -> Value {
+        if result.get("dryRun") == Some(&Value::Bool(true)) {
+            return result.clone();
+        }
+        let keep = ["success", "status", "bytes", "truncated", "sha256"];
+        Value::Object(
+            keep.iter()
+                .filter_map(|k| result.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+                .collect(),
+        )
+    }
 }
 
 /// Reads `EXECUTOR_ACTIONS_FILE` at `path`, headers' `${NAME}` from the process
