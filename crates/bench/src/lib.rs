@@ -6,7 +6,7 @@
 //! requests are parsed once, outside the measured loop, for both engines alike.
 
 use warden_policy::Input;
-use warden_protocol::{PolicyRequest, RequestContext, ResourceRef};
+use warden_protocol::{PolicyRequest, RequestContext, Resource};
 
 /// The rule both engines evaluate in the head-to-head benchmark: the AI engine (role
 /// `service`) may restart pods when the incident's severity is high or critical.
@@ -43,7 +43,7 @@ pub struct Prepared {
     /// The request as sent.
     pub request: PolicyRequest,
     /// Its parsed resource.
-    pub resource: ResourceRef,
+    pub resource: Resource,
     /// Subject id.
     pub subject: String,
     /// Subject roles.

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use warden_policy::Input;
 use warden_protocol::{
     APPROVAL_AUDIENCE, ApprovalClaims, DecisionClaims, DecisionKind, ErrorBody, PolicyDecision,
-    PolicyRequest, ResourceRef, TOKEN_AUDIENCE, TOKEN_ISSUER, params_digest,
+    PolicyRequest, Resource, TOKEN_AUDIENCE, TOKEN_ISSUER, params_digest,
 };
 
 use crate::AppState;
@@ -62,7 +62,7 @@ impl FromRequestParts<AppState> for Caller {
     request_body = PolicyRequest,
     responses(
         (status = 200, description = "The decision; `token` for allow and require_approval (the latter with audience `warden-executor-approval` and the requirements in claim `apr`, also shown as `approval`), none for deny", body = PolicyDecision),
-        (status = 400, description = "Malformed or mistyped JSON, or a bad field (named in `field`)", body = ErrorBody),
+        (status = 400, description = "Malformed or mistyped JSON, or a bad field (named in `field`); a refused `url:` resource names the refusal's code in `error`", body = ErrorBody),
         (status = 401, description = "API keys are configured and the bearer key is missing or unknown", body = ErrorBody),
         (status = 403, description = "The body claims another user or a role the caller lacks", body = ErrorBody),
         (status = 408, description = "The request took longer than POLICY_REQUEST_TIMEOUT_SECONDS", body = ErrorBody),
@@ -79,7 +79,8 @@ pub async fn evaluate(
 ) -> Result<Json<PolicyDecision>, ApiError> {
     let explain = explain_flag(query.as_deref())?;
     validate_action(&request.action)?;
-    let resource: ResourceRef = request
+    // A `url:` resource is parsed strictly; its refusal names the code and never the URL.
+    let resource: Resource = request
         .resource
         .parse()
         .map_err(|e| ApiError::InvalidField {

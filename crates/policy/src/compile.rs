@@ -2,12 +2,12 @@
 
 use std::collections::HashMap;
 
-use warden_protocol::{DecisionKind, normalize_kind};
+use warden_protocol::{AllowEntry, DecisionKind, URL_RESOURCE_PREFIX, normalize_kind};
 
 use crate::actions::{self, ActionRef};
 use crate::error::{Diagnostics, PolicyErrors};
 use crate::glob::Glob;
-use crate::rule::{ResourcePattern, Rule};
+use crate::rule::{ObjectPattern, ResourcePattern, Rule};
 use crate::yaml::{self, Key, Node, Pos, Value};
 use crate::{approval, cond};
 
@@ -532,12 +532,25 @@ fn globs(node: &Node, key: &str, d: &mut Diagnostics) -> Option<Vec<Glob>> {
     strings(node, key, d).map(|list| list.into_iter().map(|(s, _)| Glob::new(s)).collect())
 }
 
-/// `ns`, `ns/kind` or `ns/kind/name`; missing trailing parts are `*`.
+/// `url:<URL prefix>`, or `ns`, `ns/kind` or `ns/kind/name` with missing trailing parts
+/// `*`.
 pub(crate) fn parse_resource_pattern(text: &str) -> Result<ResourcePattern, String> {
+    if let Some(url) = text.strip_prefix(URL_RESOURCE_PREFIX) {
+        return AllowEntry::parse(url)
+            .map(ResourcePattern::Url)
+            .map_err(|refusal| {
+                format!(
+                    "URL pattern `{text}` is refused ({}): {refusal}; the form is \
+                     url:<http or https>://<host or *.domain>[:port][/path prefix], e.g. \
+                     `url:https://*.internal.example.com/v1/`",
+                    refusal.code()
+                )
+            });
+    }
     if text.contains(':') {
         return Err(format!(
             "resource pattern `{text}` uses `:`; patterns are namespace[/kind[/name]], \
-             e.g. `*/pod/api-*` or `production`"
+             e.g. `*/pod/api-*` or `production`, or url:<URL prefix>"
         ));
     }
     let parts: Vec<&str> = text.split('/').collect();
@@ -559,9 +572,9 @@ pub(crate) fn parse_resource_pattern(text: &str) -> Result<ResourcePattern, Stri
     } else {
         Glob::new(normalize_kind(kind))
     };
-    Ok(ResourcePattern {
+    Ok(ResourcePattern::Object(ObjectPattern {
         namespace: Glob::new(part(0)),
         kind,
         name: Glob::new(part(2)),
-    })
+    }))
 }

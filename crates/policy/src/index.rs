@@ -7,6 +7,11 @@
 //! namespace lists per effect, and stops at the first match in file order, so the cost
 //! does not grow with rules that cannot apply.
 //!
+//! A URL request has no namespace: it looks at the rules with a `url:` pattern and the
+//! rules without `resources`, never at rules whose patterns all name Kubernetes objects,
+//! which cannot match it. Rules whose patterns are all URLs are, in turn, in no namespace
+//! list.
+//!
 //! The index is only a pre-filter: every candidate is still checked by
 //! [`crate::rule::Rule::verdict`]. It must never drop a rule that could match; that is
 //! what the property tests compare against the exhaustive `explain`.
@@ -14,10 +19,10 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use warden_protocol::{DecisionKind, Scope};
+use warden_protocol::{DecisionKind, Resource, Scope};
 
 use crate::Input;
-use crate::rule::Rule;
+use crate::rule::{ResourcePattern, Rule};
 
 /// FNV-1a: names are short and the table's keys come from the policy, not the
 /// request, so lookups cannot be steered into long probe chains; SipHash's DoS
@@ -79,18 +84,43 @@ impl Lists {
 #[derive(Default, Debug)]
 struct Bucket {
     by_namespace: FnvMap<Lists>,
-    /// Rules with a glob namespace or no resource list.
+    /// Rules with an object pattern whose namespace is a glob, or no resource list.
     other_namespaces: Lists,
-    /// Every deny rule of the bucket: a namespace-wide request intersects them all.
-    all_deny: Vec<u32>,
+    /// Rules without a resource list: they apply to URLs too.
+    any_resource: Lists,
+    /// Rules with a `url:` pattern.
+    urls: Lists,
+    /// Every deny rule of the bucket that can match an object (no resource list, or an
+    /// object pattern): a namespace-wide request intersects them all.
+    object_deny: Vec<u32>,
 }
 
 impl Bucket {
     fn add(&mut self, rule: &Rule, i: u32) {
-        let literal_namespaces: Option<Vec<&str>> = rule
-            .resources
-            .as_ref()
-            .and_then(|ps| ps.iter().map(|p| p.namespace.literal()).collect());
+        let Some(patterns) = &rule.resources else {
+            self.other_namespaces.push(rule.effect, i);
+            self.any_resource.push(rule.effect, i);
+            if rule.effect == DecisionKind::Deny {
+                self.object_deny.push(i);
+            }
+            return;
+        };
+        if patterns
+            .iter()
+            .any(|p| matches!(p, ResourcePattern::Url(_)))
+        {
+            self.urls.push(rule.effect, i);
+        }
+        let namespaces: Vec<_> = patterns
+            .iter()
+            .filter_map(ResourcePattern::namespace)
+            .collect();
+        if namespaces.is_empty() {
+            // Only URL patterns: no object can match.
+            return;
+        }
+        let literal_namespaces: Option<Vec<&str>> =
+            namespaces.iter().map(|g| g.literal()).collect();
         match literal_namespaces {
             Some(namespaces) => {
                 for ns in namespaces {
@@ -103,9 +133,20 @@ impl Bucket {
             None => self.other_namespaces.push(rule.effect, i),
         }
         if rule.effect == DecisionKind::Deny {
-            self.all_deny.push(i);
+            self.object_deny.push(i);
         }
     }
+}
+
+/// What part of a bucket a request can reach.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    /// An object in one namespace: the lists for it, if the bucket has any.
+    Namespace(Option<&'a Lists>),
+    /// An object scope whose namespace is `*`.
+    Wide,
+    /// A URL.
+    Url,
 }
 
 /// The lists of one bucket that can apply to one request, looked up once and reused
@@ -113,43 +154,39 @@ impl Bucket {
 #[derive(Clone, Copy)]
 struct Slot<'a> {
     bucket: &'a Bucket,
-    /// The lists for the request's exact namespace, if the bucket has any.
-    namespace: Option<&'a Lists>,
-    /// Whether the request's namespace is `*`.
-    wide: bool,
+    target: Target<'a>,
 }
 
 impl<'a> Slot<'a> {
-    fn new(bucket: &'a Bucket, namespace: &Scope) -> Slot<'a> {
-        let (exact, wide) = match namespace {
-            Scope::Exact(ns) if !bucket.by_namespace.is_empty() => {
-                (bucket.by_namespace.get(ns.as_str()), false)
-            }
-            Scope::Exact(_) => (None, false),
-            Scope::Any => (None, true),
+    fn new(bucket: &'a Bucket, resource: &Resource) -> Slot<'a> {
+        let target = match resource {
+            Resource::Url(_) => Target::Url,
+            Resource::Object(r) => match &r.namespace {
+                Scope::Exact(ns) if !bucket.by_namespace.is_empty() => {
+                    Target::Namespace(bucket.by_namespace.get(ns.as_str()))
+                }
+                Scope::Exact(_) => Target::Namespace(None),
+                Scope::Any => Target::Wide,
+            },
         };
-        Slot {
-            bucket,
-            namespace: exact,
-            wide,
-        }
+        Slot { bucket, target }
     }
 
     /// The candidate lists for `effect`: at most two.
     fn lists(self, effect: DecisionKind) -> [&'a [u32]; 2] {
-        if self.wide {
+        let bucket = self.bucket;
+        match self.target {
+            Target::Url => [bucket.urls.get(effect), bucket.any_resource.get(effect)],
             // Deny intersects, so every deny rule may apply to a namespace-wide request.
             // Allow and approval must cover every namespace, which only a `*` pattern
             // (never a literal) can.
-            if effect == DecisionKind::Deny {
-                return [&self.bucket.all_deny, &[]];
-            }
-            return [self.bucket.other_namespaces.get(effect), &[]];
+            Target::Wide if effect == DecisionKind::Deny => [&bucket.object_deny, &[]],
+            Target::Wide => [bucket.other_namespaces.get(effect), &[]],
+            Target::Namespace(lists) => [
+                lists.map_or(&[][..], |l| l.get(effect)),
+                bucket.other_namespaces.get(effect),
+            ],
         }
-        [
-            self.namespace.map_or(&[][..], |l| l.get(effect)),
-            self.bucket.other_namespaces.get(effect),
-        ]
     }
 }
 
@@ -205,15 +242,14 @@ impl Index {
     /// The deciding rule: the first matching deny in file order, else the first
     /// matching require_approval, else the first matching allow.
     pub(crate) fn decide(&self, rules: &[Rule], input: &Input<'_>) -> Option<usize> {
-        let namespace = &input.resource.namespace;
         let exact = if self.by_action.is_empty() {
             None
         } else {
             self.by_action.get(input.action)
         };
         let slots = [
-            exact.map(|(bucket, _, _)| Slot::new(bucket, namespace)),
-            Some(Slot::new(&self.other_actions, namespace)),
+            exact.map(|(bucket, _, _)| Slot::new(bucket, input.resource)),
+            Some(Slot::new(&self.other_actions, input.resource)),
         ];
         for effect in [
             DecisionKind::Deny,

@@ -126,18 +126,27 @@
 //! - `resources`: patterns `namespace/kind/name`, one glob per part (`*` never spans a
 //!   `/`). Shorter forms pad with `*`: `staging` is `staging/*/*`, `prod/deployment` is
 //!   `prod/deployment/*`. Kind literals are normalised like requests (`deploy`,
-//!   `Deployments` → `deployment`).
+//!   `Deployments` → `deployment`). For HTTP actions, `url:` patterns match URLs (below).
+//!   An object pattern never matches a URL and a URL pattern never matches an object, for
+//!   every effect: a deny rule whose `resources` are all Kubernetes patterns (`"*"`
+//!   included) does not apply to a URL request. A rule without `resources` matches any
+//!   resource, URLs included.
 //!
 //! ## Resources in requests, and wide requests
 //!
-//! Requests name resources in three forms, all parsed to `namespace/kind/name` (see
-//! [`warden_protocol::ResourceRef`]):
+//! Requests name resources in four forms (see [`warden_protocol::Resource`]); the three
+//! Kubernetes forms are parsed to `namespace/kind/name`:
 //!
 //! | request | means | matched as |
 //! |---|---|---|
 //! | `production/deployment/api` | that object | `production/deployment/api` |
 //! | `pod:api-pod-12345` | that object in `default` | `default/pod/api-pod-12345` |
 //! | `production:resource` | the whole namespace | `production/*/*` |
+//! | `url:https://api.internal.example.com/v1/tickets?id=7` | the URL an HTTP action calls | `url:https://api.internal.example.com/v1/tickets` (canonical, without the query) |
+//!
+//! A string starting with `url:` is always a URL; a namespace called `url` is written
+//! `url/*/*`. Decisions and their tokens carry the canonical form (the `resource` of the
+//! answer, the token's `res`).
 //!
 //! A `*` part in a request means "every value". Matching is one-sided on purpose:
 //!
@@ -151,6 +160,32 @@
 //! any deny rule inside its scope. The same holds for a request without a `type`: an
 //! allow rule with `types` matches it only if one of its types is `*`, a deny rule with
 //! `types` always does.
+//!
+//! ## URLs
+//!
+//! A URL pattern is `url:` and a URL prefix, `url:<scheme>://<host>[:port][/path]`,
+//! compared part by part with the request's canonical URL (see
+//! [`warden_protocol::AllowEntry`]), never as text, so `https://api.internal.com` does
+//! not match `https://api.internal.com.evil.com` nor `https://api.internal.com@evil.com`
+//! (the latter is refused outright):
+//!
+//! | part | pattern | matches |
+//! |---|---|---|
+//! | scheme | `http` or `https` | the same scheme only |
+//! | host | `api.internal.example.com` | exactly that host (case, IDNA and a trailing dot normalised); **not** its subdomains |
+//! | host | `*.internal.example.com` | every host under the domain, at any depth, on label boundaries (`a.internal.example.com`, `a.b.internal.example.com`); **not** `internal.example.com` itself nor `evilinternal.example.com` |
+//! | host | `10.0.0.7`, `[fd00::7]` | exactly that address; `*.` never precedes an IP |
+//! | port | `:8443`, or none | that port; none is the scheme's default (443, 80) |
+//! | path | `/v1/` or `/v1` | `/v1` and every path under it on segment boundaries (`/v1/tickets`); not `/v10`; none or `/` is every path |
+//!
+//! The domain hierarchy is explicit: a rule for `internal.example.com` covers its
+//! subdomains only when it says so with `*.`, and `*.internal.example.com` needs the
+//! bare domain listed beside it to cover that too:
+//! `resources: ["url:https://internal.example.com/", "url:https://*.internal.example.com/"]`.
+//! The query is never matched (it is part of the action's parameters, bound by `prm`).
+//! A URL is one exact target, so allow, approval and deny rules read it alike. Patterns
+//! are checked at load time: no query, fragment, user information or `.`/`..` segment,
+//! and no link-local, metadata or reserved IP.
 //!
 //! # Conditions (`when`)
 //!
@@ -174,7 +209,10 @@
 //! | field | value |
 //! |---|---|
 //! | `action`, `type` | the request's action and type |
-//! | `resource.namespace`, `resource.kind`, `resource.name` | parts of the resource; a `*` part has no single value (see errors below) |
+//! | `resource.namespace`, `resource.kind`, `resource.name` | parts of a Kubernetes resource; a `*` part has no single value (see errors below); missing for a URL |
+//! | `resource.url` | a URL resource's canonical URL without its query (`https://api.example.com/v1/tickets`); missing for a Kubernetes resource |
+//! | `resource.host` | a URL resource's host as the canonical URL writes it: lowercase ASCII (IDNA punycode), no trailing dot, an IPv6 address in brackets; a literal in another form is a load error; missing for a Kubernetes resource |
+//! | `resource.path` | a URL resource's normalised path, starting with `/`; missing for a Kubernetes resource |
 //! | `subject.id` | the authenticated requester (in development mode `context.userId`) |
 //! | `subject.roles` | the requester's roles, a list |
 //! | `context.userId`, `context.role`, `context.ipAddress`, `context.userAgent` | as sent by the client |
@@ -227,7 +265,8 @@
 //! ``file:line:column: rule `id`: message``: YAML syntax, unknown or duplicate keys,
 //! missing `id`/`effect`/`reason`, duplicate rule ids, unknown effects, fields or
 //! operators, operands that do not fit the operator (`in` without a list, ordering a
-//! boolean), empty lists, malformed resource patterns, and `approval:` blocks with bad
+//! boolean), empty lists, malformed resource patterns (`url:` ones with the refusal's
+//! code), `resource.host` literals not in canonical form, and `approval:` blocks with bad
 //! values or on rules that are not `require_approval`.
 //!
 //! # Tests
@@ -267,7 +306,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use warden_protocol::{ApprovalClaims, DecisionKind, RequestContext, ResourceRef, RuleTrace};
+use warden_protocol::{ApprovalClaims, DecisionKind, RequestContext, Resource, RuleTrace};
 
 pub use error::{PolicyError, PolicyErrors};
 
@@ -287,7 +326,7 @@ const DEFAULT_REASON_WIDE: &str = "no rule allows this action on the whole reque
 ///
 /// ```
 /// use warden_policy::{Input, Policy};
-/// use warden_protocol::{DecisionKind, ResourceRef};
+/// use warden_protocol::{DecisionKind, Resource};
 ///
 /// let policy = Policy::parse(
 ///     "version: 1
@@ -299,7 +338,7 @@ const DEFAULT_REASON_WIDE: &str = "no rule allows this action on the whole reque
 /// ",
 ///     "inline.yaml",
 /// )?;
-/// let resource: ResourceRef = "pod:api-pod-12345".parse()?;
+/// let resource: Resource = "pod:api-pod-12345".parse()?;
 /// let roles = ["service".to_owned()];
 /// let input = Input {
 ///     action: "restart_pod",
@@ -332,8 +371,8 @@ pub struct Policy {
 pub struct Input<'a> {
     /// The remediation asked for, e.g. `restart_pod`.
     pub action: &'a str,
-    /// The target, already parsed from one of the three request forms.
-    pub resource: &'a ResourceRef,
+    /// The target, already parsed: a Kubernetes object or scope, or a URL.
+    pub resource: &'a Resource,
     /// The request's free-form `type`, e.g. `self_healing`.
     pub request_type: Option<&'a str>,
     /// The requester: the authenticated identity, or in development mode

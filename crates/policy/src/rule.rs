@@ -6,7 +6,8 @@
 
 use std::fmt;
 
-use warden_protocol::{ApprovalClaims, DecisionKind, Scope};
+use warden_protocol::url::{HostPattern, NormalUrl, UrlHost};
+use warden_protocol::{AllowEntry, ApprovalClaims, DecisionKind, Resource, Scope};
 
 use crate::Input;
 use crate::cond::{Cond, Fault, Leaf, Truth};
@@ -32,18 +33,41 @@ pub(crate) struct Rule {
     pub(crate) approval: Option<ApprovalClaims>,
 }
 
-/// `namespace/kind/name`, each part a glob; shorter forms are padded with `*`.
+/// One entry of a rule's `resources`: Kubernetes objects or URLs, never both, so a pattern
+/// of one kind never matches a request of the other.
 #[derive(Debug, Clone)]
-pub(crate) struct ResourcePattern {
-    pub(crate) namespace: Glob,
-    pub(crate) kind: Glob,
-    pub(crate) name: Glob,
+pub(crate) enum ResourcePattern {
+    /// `namespace[/kind[/name]]`.
+    Object(ObjectPattern),
+    /// `url:<scheme>://<host or *.domain>[:port][/path prefix]`.
+    Url(AllowEntry),
+}
+
+impl ResourcePattern {
+    /// The namespace glob of an object pattern.
+    pub(crate) fn namespace(&self) -> Option<&Glob> {
+        match self {
+            ResourcePattern::Object(p) => Some(&p.namespace),
+            ResourcePattern::Url(_) => None,
+        }
+    }
 }
 
 impl fmt::Display for ResourcePattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{}", self.namespace, self.kind, self.name)
+        match self {
+            ResourcePattern::Object(p) => write!(f, "{}/{}/{}", p.namespace, p.kind, p.name),
+            ResourcePattern::Url(entry) => write!(f, "url:{entry}"),
+        }
     }
+}
+
+/// `namespace/kind/name`, each part a glob; shorter forms are padded with `*`.
+#[derive(Debug, Clone)]
+pub(crate) struct ObjectPattern {
+    pub(crate) namespace: Glob,
+    pub(crate) kind: Glob,
+    pub(crate) name: Glob,
 }
 
 /// How a rule relates to a request.
@@ -117,19 +141,10 @@ impl Rule {
         {
             return Verdict::Miss(Miss::Role);
         }
-        if let Some(resources) = &self.resources {
-            let intersects = self.intersects();
-            let part = |glob: &Glob, scope: &Scope| match scope {
-                Scope::Exact(v) => glob.matches(v),
-                Scope::Any => intersects || glob.is_any(),
-            };
-            let r = input.resource;
-            let ok = resources.iter().any(|p| {
-                part(&p.namespace, &r.namespace) && part(&p.kind, &r.kind) && part(&p.name, &r.name)
-            });
-            if !ok {
-                return Verdict::Miss(Miss::Resource);
-            }
+        if let Some(resources) = &self.resources
+            && !self.resource_matches(resources, input.resource)
+        {
+            return Verdict::Miss(Miss::Resource);
         }
         if self.require_params && input.params.is_none() {
             return if self.intersects() {
@@ -145,6 +160,32 @@ impl Rule {
                 Verdict::MatchFailClosed(leaf, fault)
             }
             Some(Truth::Error(leaf, fault)) => Verdict::Miss(Miss::Error(leaf, fault)),
+        }
+    }
+
+    /// Whether one of `patterns` matches `resource`. Object patterns read objects, URL
+    /// patterns read URLs. A URL is one exact target, so covering and intersecting it are
+    /// the same: the entry allows it.
+    fn resource_matches(&self, patterns: &[ResourcePattern], resource: &Resource) -> bool {
+        match resource {
+            Resource::Object(r) => {
+                let intersects = self.intersects();
+                let part = |glob: &Glob, scope: &Scope| match scope {
+                    Scope::Exact(v) => glob.matches(v),
+                    Scope::Any => intersects || glob.is_any(),
+                };
+                patterns.iter().any(|p| match p {
+                    ResourcePattern::Object(p) => {
+                        part(&p.namespace, &r.namespace)
+                            && part(&p.kind, &r.kind)
+                            && part(&p.name, &r.name)
+                    }
+                    ResourcePattern::Url(_) => false,
+                })
+            }
+            Resource::Url(url) => patterns
+                .iter()
+                .any(|p| matches!(p, ResourcePattern::Url(entry) if entry.allows(url))),
         }
     }
 
@@ -198,14 +239,28 @@ impl Rule {
                 list(self.roles.as_deref().unwrap_or_default())
             ),
             Miss::Resource => {
-                let patterns = self
-                    .resources
+                let all = self.resources.as_deref().unwrap_or_default();
+                let patterns = all
                     .iter()
-                    .flatten()
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(", ");
-                if input.resource.is_wide() && !self.intersects() {
+                let urls = all.iter().filter_map(|p| match p {
+                    ResourcePattern::Url(entry) => Some(entry),
+                    ResourcePattern::Object(_) => None,
+                });
+                if let Resource::Url(url) = input.resource {
+                    let why = url_miss(urls, url);
+                    format!(
+                        "resource `{}` does not match [{patterns}]: {why}",
+                        input.resource
+                    )
+                } else if urls.count() == all.len() {
+                    format!(
+                        "resource `{}` is a Kubernetes object, and [{patterns}] match only URLs",
+                        input.resource
+                    )
+                } else if input.resource.is_wide() && !self.intersects() {
                     format!(
                         "resource `{}` is not covered by [{patterns}]: a `*` part of a request \
                          is covered only by a pattern part that is exactly `*`",
@@ -230,4 +285,39 @@ impl Rule {
             ),
         })
     }
+}
+
+/// Why no URL entry matches `url`, naming the first part that fails in the order host,
+/// scheme, port, path, as the executor's allowlist does.
+fn url_miss<'e>(entries: impl Iterator<Item = &'e AllowEntry>, url: &NormalUrl) -> &'static str {
+    let all: Vec<&AllowEntry> = entries.collect();
+    if all.is_empty() {
+        return "it is a URL, and the rule's patterns match only Kubernetes objects";
+    }
+    let mut candidates: Vec<&AllowEntry> = all
+        .iter()
+        .copied()
+        .filter(|e| e.host().matches(url.host()))
+        .collect();
+    if candidates.is_empty() {
+        let bare_domain = all.iter().any(|e| match (e.host(), url.host()) {
+            (HostPattern::Subdomains(domain), UrlHost::Domain(host)) => domain == host,
+            _ => false,
+        });
+        return if bare_domain {
+            "no pattern covers this host: `*.domain` covers the hosts under the domain, not \
+             the domain itself"
+        } else {
+            "no pattern covers this host"
+        };
+    }
+    candidates.retain(|e| e.scheme() == url.scheme());
+    if candidates.is_empty() {
+        return "the patterns for this host use another scheme";
+    }
+    candidates.retain(|e| e.port() == url.port());
+    if candidates.is_empty() {
+        return "the patterns for this host use another port";
+    }
+    "no pattern for this host covers this path (prefixes end on `/` boundaries)"
 }

@@ -30,7 +30,7 @@
 
 use std::path::{Path, PathBuf};
 
-use warden_protocol::{ApprovalClaims, DecisionKind, GrantScope, PolicyRequest, ResourceRef};
+use warden_protocol::{ApprovalClaims, DecisionKind, GrantScope, PolicyRequest, Resource};
 
 use crate::compile::check_keys;
 use crate::error::{Diagnostics, PolicyErrors};
@@ -150,14 +150,14 @@ fn sorted(roles: &[String]) -> Vec<String> {
 struct Case {
     name: String,
     request: PolicyRequest,
-    resource: ResourceRef,
+    resource: Resource,
     expect: Expect,
 }
 
 /// Loads `tests_path`, then the policy it names, and runs every case.
 ///
 /// Problems with either file (unreadable, invalid YAML, a malformed case, a resource
-/// string in none of the three forms, an expected rule the policy does not have) are
+/// string in none of the resource forms, an expected rule the policy does not have) are
 /// returned as errors with their positions; failing cases are not errors but results.
 pub fn run_file(tests_path: &Path) -> Result<TestReport, PolicyErrors> {
     let origin = tests_path.display().to_string();
@@ -307,7 +307,7 @@ fn read_case(node: &Node, d: &mut Diagnostics) -> Option<Case> {
     })
 }
 
-fn read_request(node: &Node, d: &mut Diagnostics) -> Option<(PolicyRequest, ResourceRef)> {
+fn read_request(node: &Node, d: &mut Diagnostics) -> Option<(PolicyRequest, Resource)> {
     let Some(entries) = node.as_map() else {
         d.error(
             node.pos,
@@ -331,7 +331,7 @@ fn read_request(node: &Node, d: &mut Diagnostics) -> Option<(PolicyRequest, Reso
         }
     };
     let resource_pos = yaml::get(entries, "resource").map_or(node.pos, |n| n.pos);
-    match request.resource.parse::<ResourceRef>() {
+    match request.resource.parse::<Resource>() {
         Ok(resource) => Some((request, resource)),
         Err(e) => {
             d.error(resource_pos, e.to_string());

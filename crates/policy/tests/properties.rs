@@ -23,6 +23,8 @@ const RESOURCES: &[&str] = &[
     "resources: [\"*/deployment\"]",
     "resources: [\"*\"]",
     "resources: [\"kube-*\", staging]",
+    "resources: [\"url:https://*.example.com/v1/\"]",
+    "resources: [prod, \"url:https://api.example.com/\"]",
 ];
 const SUBJECTS: &[&str] = &[
     "",
@@ -39,6 +41,8 @@ const CONDITIONS: &[&str] = &[
     "{not: metadata.automated == true}",
     "metadata.ticket exists",
     "subject.roles == operator",
+    "resource.host == api.example.com",
+    "resource.namespace == prod",
 ];
 const EFFECTS: &[&str] = &["allow", "deny", "require_approval"];
 
@@ -105,6 +109,9 @@ fn request() -> impl Strategy<Value = Req> {
         "*/deployment/api",
         "kube-system/pod/dns",
         "staging/deployment/*",
+        "url:https://api.example.com/v1/tickets",
+        "url:https://a.b.example.com/v10",
+        "url:https://example.com/v1",
     ]);
     let subjects = prop::sample::select(vec![
         ("ai-engine", vec!["service"]),

@@ -1,8 +1,9 @@
 //! Wire types shared by Warden's services and their clients.
 //!
 //! # Layout
-//! - [`resource`]: the three resource forms (`ns/kind/name`, `kind:name`,
-//!   `namespace:label`), parsed into one canonical [`ResourceRef`], and the Kubernetes name
+//! - [`resource`]: what a request is about, a [`Resource`]: a Kubernetes object or scope in
+//!   one of three forms (`ns/kind/name`, `kind:name`, `namespace:label`) parsed into one
+//!   canonical [`ResourceRef`], or a URL (`url:https://host/path`); and the Kubernetes name
 //!   rules both services validate with.
 //! - [`policy`]: the policy service's request ([`PolicyRequest`]), its answer
 //!   ([`PolicyDecision`]), and the claims of the signed decision token ([`DecisionClaims`])
@@ -34,8 +35,8 @@ pub use policy::{
     PolicyRequest, RequestContext, RuleTrace, SessionRule, TOKEN_AUDIENCE, TOKEN_ISSUER,
 };
 pub use resource::{
-    DEFAULT_NAMESPACE, ResourceError, ResourceRef, Scope, is_dns1123_label, is_dns1123_subdomain,
-    normalize_kind,
+    DEFAULT_NAMESPACE, Resource, ResourceError, ResourceRef, Scope, URL_RESOURCE_PREFIX,
+    is_dns1123_label, is_dns1123_subdomain, normalize_kind,
 };
 pub use url::{AllowEntry, Allowlist, NormalUrl, UrlRefusal};
 

@@ -31,7 +31,9 @@ pub const MAX_APPROVAL_SECONDS: u64 = 24 * 60 * 60;
 pub struct PolicyRequest {
     /// The remediation the caller wants to run, e.g. `restart_pod`.
     pub action: String,
-    /// The target in one of the three resource forms (see [`crate::ResourceRef`]).
+    /// The target: a Kubernetes object or scope in one of its three forms
+    /// (`namespace/kind/name`, `kind:name`, `namespace:label`), or for an HTTP action
+    /// `url:` followed by the absolute URL it calls (see [`crate::Resource`]).
     pub resource: String,
     /// Free-form request class, e.g. `self_healing`.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
@@ -124,7 +126,8 @@ pub struct PolicyDecision {
     pub expires_at: String,
     /// The action evaluated.
     pub action: String,
-    /// The resource evaluated, in canonical `namespace/kind/name` form.
+    /// The resource evaluated, in canonical form: `namespace/kind/name`, or `url:` and the
+    /// canonical URL without its query.
     pub resource: String,
     /// The requester the decision is bound to (the token's `sub`).
     pub subject: String,
@@ -177,7 +180,9 @@ pub struct DecisionClaims {
     pub exp: i64,
     /// The action allowed.
     pub act: String,
-    /// The resource allowed, canonical `namespace/kind/name` (parts may be `*`).
+    /// The resource allowed, canonical: `namespace/kind/name` (parts may be `*`), or `url:`
+    /// and the canonical URL without its query, which binds scheme, host, port and path
+    /// exactly (see [`crate::Resource`]).
     pub res: String,
     /// Content hash of the policy that allowed it.
     pub pv: String,

@@ -1,19 +1,26 @@
-//! Resource references: the three forms clients send, parsed into one canonical scope.
+//! Resources: what a request and a decision token are about.
+//!
+//! A [`Resource`] is a Kubernetes object or scope ([`ResourceRef`]) or the URL an HTTP
+//! action calls. Clients send one of four forms:
 //!
 //! | form | example | meaning |
 //! |---|---|---|
 //! | canonical | `production/deployment/api` | namespace / kind / name; any part may be `*` |
 //! | kind:name | `pod:api-pod-12345` | that object in the `default` namespace, as `kubectl` reads a name without `-n` |
 //! | namespace:label | `production:resource` | the whole namespace (kind and name `*`); the label after the colon is free text and is not matched |
+//! | url | `url:https://api.internal.example.com/v1/tickets` | that absolute http(s) URL, in canonical form and without its query (see [`Resource`]) |
 //!
-//! `X:Y` is read as kind:name when `X` is a Kubernetes kind we know (see [`normalize_kind`]),
-//! otherwise as namespace:label. The canonical form is never ambiguous and is what decision
-//! tokens carry.
+//! Text starting with `url:` is always a URL. Otherwise `X:Y` is read as kind:name when `X`
+//! is a Kubernetes kind we know (see [`normalize_kind`]), else as namespace:label. The
+//! canonical forms (`namespace/kind/name` and `url:` + canonical URL) are never ambiguous
+//! and are what decision tokens carry.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::url::{NormalUrl, UrlRefusal};
 
 /// The namespace a `kind:name` resource refers to, as `kubectl` does without `-n`.
 pub const DEFAULT_NAMESPACE: &str = "default";
@@ -66,7 +73,8 @@ pub struct ResourceRef {
 pub enum ResourceError {
     /// The string is in none of the three forms.
     #[error(
-        "resource `{0}` is not in a known form: use namespace/kind/name, kind:name or namespace:label"
+        "resource `{0}` is not in a known form: use namespace/kind/name, kind:name, \
+         namespace:label or url:<absolute URL>"
     )]
     Form(String),
     /// A part is not a valid Kubernetes name.
@@ -77,6 +85,11 @@ pub enum ResourceError {
         /// What the part should have been (namespace, kind, name).
         what: &'static str,
     },
+    /// A `url:` resource whose URL [`NormalUrl::parse`] refuses. The message names the
+    /// refusal's [code](UrlRefusal::code) and never repeats the URL, whose query may carry
+    /// a secret.
+    #[error("the resource URL is refused ({code}): {0}", code = .0.code())]
+    Url(UrlRefusal),
 }
 
 impl ResourceRef {
@@ -163,6 +176,126 @@ impl Serialize for ResourceRef {
 }
 
 impl<'de> Deserialize<'de> for ResourceRef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The prefix that marks a URL resource: `url:https://api.internal.example.com/v1/tickets`.
+pub const URL_RESOURCE_PREFIX: &str = "url:";
+
+/// What a request or a decision token is about: a Kubernetes object or scope, or the URL an
+/// HTTP action calls.
+///
+/// Parse one with [`FromStr`]: text starting with [`URL_RESOURCE_PREFIX`] is a URL and the rest goes
+/// through [`NormalUrl::parse`], whose refusal is the error ([`ResourceError::Url`]); any
+/// other text is a [`ResourceRef`] in one of its three forms. So a namespace called `url` is
+/// written `url/*/*`, never `url:label`. [`Display`](fmt::Display) and serde give the
+/// canonical form, `namespace/kind/name` or `url:` + the canonical URL.
+///
+/// # The query is not part of a URL resource
+/// A URL resource is the canonical URL *without* its query
+/// ([`NormalUrl::without_query`]): scheme, host, port and path are what rules match, what a
+/// decision's `res` claim binds and what [`covers_url`](Self::covers_url) compares. Parsing
+/// and [`Resource::url`] drop a query; a [`Resource::Url`] built by hand with one is read
+/// without it everywhere. The query, like the body, belongs to the action's parameters,
+/// which a token binds by digest (claim `prm`) when the request carries them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Resource {
+    /// A Kubernetes object or scope (`production/deployment/api`, `pod:x`, `ns:label`).
+    Object(ResourceRef),
+    /// An absolute http(s) URL, without its query (`url:https://host/path`).
+    Url(NormalUrl),
+}
+
+impl Resource {
+    /// The URL resource for `url`, its query dropped.
+    pub fn url(url: NormalUrl) -> Resource {
+        if url.query().is_none() {
+            return Resource::Url(url);
+        }
+        // The canonical string reads back unchanged, so parsing it without its query
+        // cannot fail; if it ever did, the query is still ignored everywhere (see above).
+        match NormalUrl::parse(url.without_query()) {
+            Ok(bare) => Resource::Url(bare),
+            Err(_) => Resource::Url(url),
+        }
+    }
+
+    /// The Kubernetes reference, or `None` for a URL.
+    pub fn as_object(&self) -> Option<&ResourceRef> {
+        match self {
+            Resource::Object(r) => Some(r),
+            Resource::Url(_) => None,
+        }
+    }
+
+    /// The URL, or `None` for a Kubernetes reference.
+    pub fn as_url(&self) -> Option<&NormalUrl> {
+        match self {
+            Resource::Url(u) => Some(u),
+            Resource::Object(_) => None,
+        }
+    }
+
+    /// Whether the resource names more than one target: a Kubernetes reference with a `*`
+    /// part. A URL is always one target.
+    pub fn is_wide(&self) -> bool {
+        self.as_object().is_some_and(ResourceRef::is_wide)
+    }
+
+    /// Whether this resource includes the Kubernetes object `namespace/kind/name`
+    /// ([`ResourceRef::covers`]); a URL includes no object.
+    pub fn covers_object(&self, namespace: &str, kind: &str, name: &str) -> bool {
+        self.as_object()
+            .is_some_and(|r| r.covers(namespace, kind, name))
+    }
+
+    /// Whether this resource includes `url`: it is a URL resource with the same canonical
+    /// form once both queries are dropped (same scheme, host, port and path, byte for byte).
+    /// A Kubernetes reference includes no URL.
+    pub fn covers_url(&self, url: &NormalUrl) -> bool {
+        self.as_url()
+            .is_some_and(|bound| bound.without_query() == url.without_query())
+    }
+}
+
+impl From<ResourceRef> for Resource {
+    fn from(r: ResourceRef) -> Self {
+        Resource::Object(r)
+    }
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Resource::Object(r) => write!(f, "{r}"),
+            Resource::Url(u) => write!(f, "{URL_RESOURCE_PREFIX}{}", u.without_query()),
+        }
+    }
+}
+
+impl FromStr for Resource {
+    type Err = ResourceError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.strip_prefix(URL_RESOURCE_PREFIX) {
+            Some(url) => NormalUrl::parse(url)
+                .map(Resource::url)
+                .map_err(ResourceError::Url),
+            None => s.parse().map(Resource::Object),
+        }
+    }
+}
+
+impl Serialize for Resource {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Resource {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = String::deserialize(deserializer)?;
         s.parse().map_err(serde::de::Error::custom)

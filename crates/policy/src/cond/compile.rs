@@ -259,7 +259,6 @@ fn operand(
         d.error(op_pos, format!("operator `{op_text}` needs a value"));
         return None;
     };
-    let is_kind = *field == Field::Kind;
     match kind {
         OpKind::In | OpKind::NotIn => {
             let Value::Seq(items) = &node.value else {
@@ -278,7 +277,7 @@ fn operand(
             }
             let mut lits = Vec::with_capacity(items.len());
             for item in items {
-                lits.push(literal(item, item.pos, is_kind, d)?);
+                lits.push(literal(item, item.pos, field, d)?);
             }
             let lits = lits.into_boxed_slice();
             Some(if kind == OpKind::In {
@@ -295,7 +294,7 @@ fn operand(
                 );
                 return None;
             }
-            let lit = literal(node, pos, is_kind, d)?;
+            let lit = literal(node, pos, field, d)?;
             Some(if kind == OpKind::Eq {
                 Op::Eq(lit)
             } else {
@@ -350,9 +349,20 @@ fn operand(
     }
 }
 
-fn literal(node: &Node, pos: Pos, is_kind: bool, d: &mut Diagnostics) -> Option<Lit> {
+fn literal(node: &Node, pos: Pos, field: &Field, d: &mut Diagnostics) -> Option<Lit> {
     match &node.value {
-        Value::Str(s) if is_kind => Some(Lit::Str(normalize_kind(s).into())),
+        Value::Str(s) if *field == Field::Kind => Some(Lit::Str(normalize_kind(s).into())),
+        // Requests carry hosts in canonical form; a literal in another could never be equal.
+        Value::Str(s) if *field == Field::Host && !is_canonical_host(s) => {
+            d.error(
+                pos,
+                format!(
+                    "`resource.host` is compared in canonical form: lowercase ASCII (IDNA \
+                     punycode for other letters), no trailing dot, so `{s}` never matches"
+                ),
+            );
+            None
+        }
         Value::Str(s) => Some(Lit::Str(s.as_str().into())),
         Value::Bool(b) => Some(Lit::Bool(*b)),
         Value::Null => {
@@ -376,4 +386,11 @@ fn literal(node: &Node, pos: Pos, is_kind: bool, d: &mut Diagnostics) -> Option<
             }
         },
     }
+}
+
+/// Whether `s` could be a host as a canonical URL writes it.
+fn is_canonical_host(s: &str) -> bool {
+    !s.ends_with('.')
+        && s.bytes()
+            .all(|b| b.is_ascii_graphic() && !b.is_ascii_uppercase())
 }

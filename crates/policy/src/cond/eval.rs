@@ -4,7 +4,8 @@
 use std::cmp::Ordering;
 
 use serde_json::Value as Json;
-use warden_protocol::Scope;
+use warden_protocol::url::NormalUrl;
+use warden_protocol::{ResourceRef, Scope};
 
 use super::{Cond, Fault, Field, Leaf, Lit, Op, Truth};
 use crate::Input;
@@ -18,13 +19,29 @@ impl Field {
             Scope::Exact(v) => Found::Str(v),
         };
         let text = |s: Option<&'a String>| s.map_or(Found::Missing, |v| Found::Str(v));
+        // A URL has no namespace, kind or name, and an object no URL: missing, not wide.
+        let object = |part: fn(&'a ResourceRef) -> &'a Scope| {
+            input
+                .resource
+                .as_object()
+                .map_or(Found::Missing, |r| scope(part(r)))
+        };
+        let url = |part: fn(&'a NormalUrl) -> &'a str| {
+            input
+                .resource
+                .as_url()
+                .map_or(Found::Missing, |u| Found::Str(part(u)))
+        };
         let ctx = input.context;
         match self {
             Field::Action => Found::Str(input.action),
             Field::Type => input.request_type.map_or(Found::Missing, Found::Str),
-            Field::Namespace => scope(&input.resource.namespace),
-            Field::Kind => scope(&input.resource.kind),
-            Field::Name => scope(&input.resource.name),
+            Field::Namespace => object(|r| &r.namespace),
+            Field::Kind => object(|r| &r.kind),
+            Field::Name => object(|r| &r.name),
+            Field::Url => url(NormalUrl::without_query),
+            Field::Host => url(host_text),
+            Field::Path => url(NormalUrl::path),
             Field::SubjectId => Found::Str(input.subject),
             Field::SubjectRoles => Found::Roles(input.roles),
             Field::UserId => text(ctx.and_then(|c| c.user_id.as_ref())),
@@ -36,6 +53,19 @@ impl Field {
             Field::Params(path) => input.params.map_or(Found::Missing, |p| walk(p, path)),
         }
     }
+}
+
+/// The host as the canonical URL writes it (lowercase ASCII, an IPv6 address in
+/// brackets), borrowed from the URL's text so that reading it allocates nothing.
+fn host_text(url: &NormalUrl) -> &str {
+    let text = url.as_str();
+    let after_scheme = text.split_once("://").map_or(text, |(_, rest)| rest);
+    let end = if after_scheme.starts_with('[') {
+        after_scheme.find(']').map_or(after_scheme.len(), |i| i + 1)
+    } else {
+        after_scheme.find([':', '/']).unwrap_or(after_scheme.len())
+    };
+    &after_scheme[..end]
 }
 
 /// Follows a dotted path through JSON objects (and arrays, by decimal index).

@@ -27,7 +27,7 @@ pub(crate) use self::compile::compile;
 
 /// Every field root a condition may read, for the "unknown field" message.
 const FIELDS_HELP: &str = "action, type, resource.namespace, resource.kind, resource.name, \
-     subject.id, subject.roles, context.userId, context.role, context.ipAddress, \
+     resource.url, resource.host, resource.path, subject.id, subject.roles, context.userId, context.role, context.ipAddress, \
      context.userAgent, context.metadata.<path> (or metadata.<path>), context.<name>, \
      params.<path>";
 
@@ -39,6 +39,12 @@ pub(crate) enum Field {
     Namespace,
     Kind,
     Name,
+    /// A URL resource's canonical URL without its query.
+    Url,
+    /// A URL resource's host.
+    Host,
+    /// A URL resource's path.
+    Path,
     SubjectId,
     SubjectRoles,
     UserId,
@@ -70,6 +76,9 @@ impl Field {
             "resource.namespace" => Field::Namespace,
             "resource.kind" => Field::Kind,
             "resource.name" => Field::Name,
+            "resource.url" => Field::Url,
+            "resource.host" => Field::Host,
+            "resource.path" => Field::Path,
             "subject.id" => Field::SubjectId,
             "subject.roles" => Field::SubjectRoles,
             "context.userId" => Field::UserId,
@@ -112,6 +121,9 @@ impl fmt::Display for Field {
             Field::Namespace => ("resource.namespace", None),
             Field::Kind => ("resource.kind", None),
             Field::Name => ("resource.name", None),
+            Field::Url => ("resource.url", None),
+            Field::Host => ("resource.host", None),
+            Field::Path => ("resource.path", None),
             Field::SubjectId => ("subject.id", None),
             Field::SubjectRoles => ("subject.roles", None),
             Field::UserId => ("context.userId", None),

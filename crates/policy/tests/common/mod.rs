@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 use warden_policy::{Input, Policy, PolicyError};
-use warden_protocol::{DecisionKind, PolicyRequest, RequestContext, ResourceRef};
+use warden_protocol::{DecisionKind, PolicyRequest, RequestContext, Resource};
 
 #[allow(unused_imports)]
 pub use DecisionKind::{Allow, Deny, RequireApproval};
@@ -91,7 +91,7 @@ fn dedent(text: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct Req {
     pub action: String,
-    pub resource: ResourceRef,
+    pub resource: Resource,
     pub request_type: Option<String>,
     pub subject: String,
     pub roles: Vec<String>,
@@ -100,7 +100,7 @@ pub struct Req {
 }
 
 impl Req {
-    /// `resource` in any of the three request forms.
+    /// `resource` in any of the request forms, `url:` included.
     pub fn new(action: &str, resource: &str) -> Req {
         Req {
             action: action.to_owned(),
@@ -211,7 +211,7 @@ pub fn with_wire_input<T>(
     request: &PolicyRequest,
     f: impl FnOnce(&Input<'_>) -> T,
 ) -> T {
-    let resource: ResourceRef = request.resource.parse().unwrap();
+    let resource: Resource = request.resource.parse().unwrap();
     let (subject, roles) = p.dev_identity(request.context.as_ref());
     let input = Input {
         action: &request.action,
