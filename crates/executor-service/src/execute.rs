@@ -28,7 +28,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use uuid::Uuid;
-use warden_protocol::{ExecuteRequest, ExecuteResponse, ResourceRef, params_digest};
+use warden_protocol::{ExecuteRequest, ExecuteResponse, Resource, params_digest};
 
 use crate::AppState;
 use crate::actions::Prepared;
@@ -268,15 +268,18 @@ async fn check_and_run(
     if claims.act != request.action_type {
         return Err(ExecError::Binding("it was issued for another action"));
     }
+    let scope: Resource = claims
+        .res
+        .parse()
+        .map_err(|_| ExecError::Token(TokenError::Claims("res is not a resource".into())))?;
     let covered = if target.kind == crate::actions::http::URL_KIND {
-        // An HTTP action's decision names its exact URL (canonical, without the query).
-        claims.res.strip_prefix("url:") == Some(target.name.as_str())
+        // An HTTP action's decision names its exact URL (canonical, without the query; the
+        // target's name is that form already).
+        scope
+            .as_url()
+            .is_some_and(|url| url.without_query() == target.name)
     } else {
-        let scope: ResourceRef = claims
-            .res
-            .parse()
-            .map_err(|_| ExecError::Token(TokenError::Claims("res is not a resource".into())))?;
-        scope.covers(&target.namespace, target.kind, &target.name)
+        scope.covers_object(&target.namespace, target.kind, &target.name)
     };
     if !covered {
         return Err(ExecError::Binding("it was issued for another resource"));
