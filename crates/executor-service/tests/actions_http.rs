@@ -190,15 +190,30 @@ async fn a_call_reaches_the_endpoint_with_its_secret_header_and_is_audited_witho
     // Arrange
     let s = setup(pool).await;
 
+    let logs = warden_test_support::logs::LogCapture::default();
+    let _guard = tracing::subscriber::set_default(logs.clone());
+
     // Act
     let answer = s.call("/v1/tickets", false).await;
+    let missing = s.call("/v1/missing", false).await;
 
     // Assert
     assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        missing.status, 502,
+        "a 4xx of the endpoint: {}",
+        missing.body
+    );
+    assert_eq!(missing.body["code"], "http_status");
+    assert!(logs.text().contains("action executed"), "{}", logs.text());
+    assert!(
+        !logs.text().contains(SECRET_TOKEN),
+        "the secret is not logged"
+    );
     assert_eq!(answer.body["result"]["status"], 201);
     assert_eq!(answer.body["result"]["output"], json!({"ticket": 42}));
     let seen = s.seen.lock().unwrap().clone();
-    assert_eq!(seen.len(), 1);
+    assert_eq!(seen.len(), 2);
     assert_eq!(
         seen[0].1.as_deref(),
         Some(format!("Bearer {SECRET_TOKEN}").as_str())
@@ -207,8 +222,12 @@ async fn a_call_reaches_the_endpoint_with_its_secret_header_and_is_audited_witho
         serde_json::from_str::<Value>(&seen[0].2).unwrap(),
         json!({"title": "disk full"})
     );
-    let row = s.last_row().await;
-    assert_eq!(row["status"], "succeeded");
+    let row: Value = sqlx::query_scalar(
+        r#"SELECT to_jsonb(a) FROM action_audit_logs a WHERE "status" = 'succeeded'"#,
+    )
+    .fetch_one(&s.pool)
+    .await
+    .unwrap();
     assert_eq!(row["targetKind"], "url");
     assert!(!row.to_string().contains(SECRET_TOKEN), "{row}");
     assert_eq!(row["result"]["status"], 201);

@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use warden_test_support::logs::LogCapture;
 
 use axum::Router;
 use axum::extract::State;
@@ -449,34 +450,6 @@ async fn a_full_queue_drops_and_counts_instead_of_blocking() {
     );
 }
 
-/// Every log event's fields as text, for checking what the logs say.
-#[derive(Clone, Default)]
-struct LogCapture(Arc<Mutex<String>>);
-
-impl tracing::Subscriber for LogCapture {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        struct Fields<'a>(&'a mut String);
-        impl tracing::field::Visit for Fields<'_> {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                self.0.push_str(&format!("{}={value:?} ", field.name()));
-            }
-        }
-        let mut logs = self.0.lock().unwrap();
-        event.record(&mut Fields(&mut logs));
-        logs.push('\n');
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 #[tokio::test]
 async fn failures_are_logged_with_the_host_only() {
     let failing = Receiver::start(&[], 500, Duration::ZERO).await;
@@ -497,7 +470,7 @@ async fn failures_are_logged_with_the_host_only() {
 
     assert!(flushed);
     assert_eq!(notifier.failures().get(), 3);
-    let logs = capture.0.lock().unwrap().clone();
+    let logs = capture.text();
     assert!(logs.contains("host=127.0.0.1"), "{logs}");
     assert!(
         logs.contains("HTTP 500") && logs.contains("HTTP 403"),

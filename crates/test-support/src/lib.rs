@@ -109,10 +109,12 @@
 //! - `metrics.rs`: scraping a router's `/metrics` and reading samples.
 //! - `claims.rs`: [`claims::ClaimsBuilder`], decision claims with valid defaults.
 //! - `process.rs`: a free loopback port for a binary under test.
+//! - `logs.rs`: [`logs::LogCapture`], log events captured for a test to read.
 
 mod api;
 pub mod claims;
 mod fault;
+pub mod logs;
 pub mod metrics;
 mod objects;
 mod patch;
