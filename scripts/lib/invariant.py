@@ -227,8 +227,10 @@ def approval_problems(evidence: Evidence) -> list:
 
 
 def writes(rows: list) -> list:
-    """The non-dry-run rows of actions that may change the cluster (not the reads)."""
-    return [r for r in rows if not r["dryRun"] and r["actionType"] not in READ_ACTIONS]
+    """The non-dry-run rows of actions that may change the cluster (not the reads, and not
+    the declarative HTTP actions, whose target is a URL outside the cluster)."""
+    return [r for r in rows if not r["dryRun"] and r["actionType"] not in READ_ACTIONS
+            and r["targetKind"] != "url"]
 
 
 def summary(evidence: Evidence, allow_unknown: bool = False) -> str:
