@@ -57,6 +57,7 @@ struct Setup {
     signer: DecisionSigner,
     seen: Seen,
     port: u16,
+    closed: u16,
     pool: PgPool,
     _kube: FakeKube,
 }
@@ -67,8 +68,19 @@ async fn setup(pool: PgPool) -> Setup {
     let port = listener.local_addr().unwrap().port();
     let app = Router::new().fallback(receive).with_state(seen.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    // A port with nothing listening on it, for a refused connection.
+    let closed = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
     let file = format!(
         r#"actions:
+  - name: call_closed
+    description: an allowed endpoint where nothing listens
+    method: POST
+    url: http://127.0.0.1:{closed}/v1/tickets
+    allow: ["http://127.0.0.1:{closed}/v1/"]
+    allowPrivate: true
   - name: call_api
     description: the test receiver
     method: POST
@@ -125,6 +137,7 @@ async fn setup(pool: PgPool) -> Setup {
         signer,
         seen,
         port,
+        closed,
         pool,
         _kube: kube,
     }
@@ -249,6 +262,25 @@ async fn failures_timeouts_redirects_and_big_answers_are_told_apart(pool: PgPool
     let slow = s.call("/v1/slow", false).await;
     let slow_row = s.last_row().await;
     let moved = s.call("/v1/moved", false).await;
+    let claims = ClaimsBuilder::new()
+        .action("call_closed")
+        .resource(format!("url:http://127.0.0.1:{}/v1/tickets", s.closed))
+        .build();
+    let decision = json!({"allowed": true, "decision": "allow", "decisionId": claims.jti,
+                          "token": s.signer.sign(&claims).unwrap()});
+    let refused = common::execute_on(
+        &s.state,
+        &common::signed_body(
+            "call_closed",
+            json!({}),
+            "ai-engine",
+            decision,
+            SignatureForm::JsInsertion,
+            common::SECRET,
+        ),
+    )
+    .await;
+    let refused_row = s.last_row().await;
     let big = s.call("/v1/big", false).await;
 
     // Assert
@@ -258,6 +290,12 @@ async fn failures_timeouts_redirects_and_big_answers_are_told_apart(pool: PgPool
     assert_eq!(slow.status, 504, "{}", slow.body);
     assert_eq!(slow_row["status"], "unknown", "a timeout may have landed");
     assert_eq!(moved.body["code"], "http_redirect", "{}", moved.body);
+    assert_eq!(refused.status, 502, "{}", refused.body);
+    assert_eq!(refused.body["code"], "http_unreachable");
+    assert_eq!(
+        refused_row["status"], "failed",
+        "nothing was sent: a known outcome"
+    );
     assert_eq!(big.status, 200, "{}", big.body);
     assert_eq!(big.body["result"]["truncated"], true);
     assert_eq!(big.body["result"]["bytes"], 1000);
