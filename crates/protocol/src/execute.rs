@@ -12,9 +12,35 @@ use serde_json::Value;
     "requestedBy": "ai-engine",
     "policyDecision": {"allowed": true, "decision": "allow", "token": "eyJhbGciOiJFZERTQSJ9.e30.c2ln"},
     "signature": "3f8a9c0e5b7d2a4f6e1c8b9d0a7f5e3c2b1d4a6f8e9c0b7a5d3f1e2c4b6a8d9f"
+}), json!({
+    "actionType": "get_pod_logs",
+    "actionParams": {"namespace": "default", "podName": "api-pod-12345", "tailLines": 100},
+    "requestedBy": "ai-engine",
+    "policyDecision": {"allowed": true, "decision": "allow", "token": "eyJhbGciOiJFZERTQSJ9.e30.c2ln"},
+    "signature": "3f8a9c0e5b7d2a4f6e1c8b9d0a7f5e3c2b1d4a6f8e9c0b7a5d3f1e2c4b6a8d9f"
+}), json!({
+    "actionType": "list_events",
+    "actionParams": {"namespace": "default", "kind": "Pod", "name": "api-pod-12345"},
+    "requestedBy": "ai-engine",
+    "policyDecision": {"allowed": true, "decision": "allow", "token": "eyJhbGciOiJFZERTQSJ9.e30.c2ln"},
+    "signature": "3f8a9c0e5b7d2a4f6e1c8b9d0a7f5e3c2b1d4a6f8e9c0b7a5d3f1e2c4b6a8d9f"
+}), json!({
+    "actionType": "get_workload_status",
+    "actionParams": {"namespace": "production", "kind": "deployment", "name": "api"},
+    "requestedBy": "ai-engine",
+    "policyDecision": {"allowed": true, "decision": "allow", "token": "eyJhbGciOiJFZERTQSJ9.e30.c2ln"},
+    "signature": "3f8a9c0e5b7d2a4f6e1c8b9d0a7f5e3c2b1d4a6f8e9c0b7a5d3f1e2c4b6a8d9f"
+}), json!({
+    "actionType": "call_api",
+    "actionParams": {"url": "https://api.internal.example.com/v1/tickets", "method": "POST",
+                     "ticket": {"title": "disk full on db-0"}},
+    "requestedBy": "ai-engine",
+    "policyDecision": {"allowed": true, "decision": "allow", "token": "eyJhbGciOiJFZERTQSJ9.e30.c2ln"},
+    "signature": "3f8a9c0e5b7d2a4f6e1c8b9d0a7f5e3c2b1d4a6f8e9c0b7a5d3f1e2c4b6a8d9f"
 })))]
 pub struct ExecuteRequest {
-    /// Which action to run, e.g. `restart_pod` or the read `get_pod_logs`.
+    /// Which action to run, e.g. `restart_pod`, the read `get_pod_logs`, or a declarative
+    /// HTTP action of `EXECUTOR_ACTIONS_FILE` such as `call_api`.
     pub action_type: String,
     /// The action's parameters; each action defines their shape.
     #[schema(value_type = Object)]
