@@ -225,11 +225,7 @@ fn list_table(value: &Value) -> String {
             time(&a["expiresAt"]),
         ]);
     }
-    if table.is_empty() {
-        "no approval requests\n".to_owned()
-    } else {
-        table.render()
-    }
+    table.render_or("no approval requests")
 }
 
 /// `approvals` of `approversNeeded`.
@@ -308,11 +304,7 @@ fn detail(a: &Value) -> String {
         ]);
     }
     out.push('\n');
-    if table.is_empty() {
-        out.push_str("no votes yet\n");
-    } else {
-        out.push_str(&table.render());
-    }
+    out.push_str(&table.render_or("no votes yet"));
     out
 }
 

@@ -250,11 +250,7 @@ fn list_table(value: &Value) -> String {
             text(&r["reasonCode"]),
         ]);
     }
-    if table.is_empty() {
-        "no audit rows\n".to_owned()
-    } else {
-        table.render()
-    }
+    table.render_or("no audit rows")
 }
 
 /// One audit row in full.

@@ -126,9 +126,5 @@ fn list_table(value: &Value) -> String {
             time(&g["expiresAt"]),
         ]);
     }
-    if table.is_empty() {
-        "no session grants\n".to_owned()
-    } else {
-        table.render()
-    }
+    table.render_or("no session grants")
 }

@@ -42,6 +42,15 @@ impl Table {
         self.rows.is_empty()
     }
 
+    /// [`render`](Self::render), or the line `empty` when no row was added.
+    pub fn render_or(&self, empty: &str) -> String {
+        if self.is_empty() {
+            format!("{empty}\n")
+        } else {
+            self.render()
+        }
+    }
+
     /// The table, one line per row, columns two spaces apart, no trailing spaces.
     pub fn render(&self) -> String {
         let mut widths: Vec<usize> = self

@@ -367,19 +367,25 @@ pub(crate) async fn run_audited(
                 retry_after,
             });
         }
-        Err(StoreError::Unavailable(cause)) => {
-            state.metrics().store_error("begin");
-            tracing::error!(
-                error = format!("{cause:#}"),
-                "audit store unavailable: refusing"
-            );
-            return Err(ExecError::StoreUnavailable);
-        }
+        Err(err) => return Err(store_down(&state, "begin", err)),
     }
     let result = run_started(&state, &attempt, prepared.as_ref(), started)
         .await
         .map_err(ExecError::Cluster)?;
     Ok((StatusCode::OK, axum::Json(succeeded(&attempt, result))).into_response())
+}
+
+/// Logs a store failure once (with its cause chain) and turns it into the 503 that
+/// refuses the request: nothing ran.
+pub(crate) fn store_down(state: &AppState, operation: &'static str, err: StoreError) -> ExecError {
+    state.metrics().store_error(operation);
+    let StoreError::Unavailable(cause) = err;
+    tracing::error!(
+        error = format!("{cause:#}"),
+        operation,
+        "audit store unavailable: refusing"
+    );
+    ExecError::StoreUnavailable
 }
 
 /// The answer of an attempt that ran.

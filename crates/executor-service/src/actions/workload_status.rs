@@ -188,6 +188,24 @@ fn generations(metadata: &ObjectMeta, observed: Option<i64>) -> (i64, i64, bool)
     (generation, observed, observed >= generation)
 }
 
+/// One status condition as the answer shows it (Deployments and StatefulSets spell them
+/// alike, as different types).
+fn condition(
+    kind: impl serde::Serialize,
+    status: impl serde::Serialize,
+    reason: impl serde::Serialize,
+    message: impl serde::Serialize,
+    last_transition: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+) -> Value {
+    json!({
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": last_transition.map(|t| t.0.to_string()),
+    })
+}
+
 fn deployment_status(d: &Deployment) -> Value {
     let spec_replicas = d.spec.replicas.unwrap_or(1);
     let status = d.status.clone().unwrap_or_default();
@@ -201,13 +219,13 @@ fn deployment_status(d: &Deployment) -> Value {
         .unwrap_or_default()
         .into_iter()
         .map(|c| {
-            json!({
-                "type": c.type_,
-                "status": c.status,
-                "reason": c.reason,
-                "message": c.message,
-                "lastTransitionTime": c.last_transition_time.map(|t| t.0.to_string()),
-            })
+            condition(
+                c.type_,
+                c.status,
+                c.reason,
+                c.message,
+                c.last_transition_time,
+            )
         })
         .collect();
     let revision = d
@@ -244,13 +262,13 @@ fn statefulset_status(s: &StatefulSet) -> Value {
         .unwrap_or_default()
         .into_iter()
         .map(|c| {
-            json!({
-                "type": c.type_,
-                "status": c.status,
-                "reason": c.reason,
-                "message": c.message,
-                "lastTransitionTime": c.last_transition_time.map(|t| t.0.to_string()),
-            })
+            condition(
+                c.type_,
+                c.status,
+                c.reason,
+                c.message,
+                c.last_transition_time,
+            )
         })
         .collect();
     let same_revision =

@@ -39,9 +39,10 @@ use warden_protocol::{ApprovalClaims, ExecuteResponse, GrantScope, canonical_jso
 use crate::AppState;
 use crate::actions::{Prepared, Target};
 use crate::error::ExecError;
+pub(crate) use crate::execute::store_down;
 use crate::notify::{ApprovalEvent, EventKind};
 use crate::store::approvals::{ApprovalRecord, GrantLookup, NewApproval, Requested};
-use crate::store::{Attempt, Budget, StoreError};
+use crate::store::{Attempt, Budget};
 
 /// What the verified token says about the approval it needs.
 #[derive(Clone, Debug)]
@@ -179,18 +180,6 @@ pub async fn on_decision(
         ..ExecuteResponse::default()
     };
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
-}
-
-/// Logs a store failure once and turns it into the 503 that refuses the attempt.
-pub(crate) fn store_down(state: &AppState, operation: &'static str, err: StoreError) -> ExecError {
-    state.metrics().store_error(operation);
-    let StoreError::Unavailable(cause) = err;
-    tracing::error!(
-        error = format!("{cause:#}"),
-        operation,
-        "audit store unavailable"
-    );
-    ExecError::StoreUnavailable
 }
 
 /// A time as the API writes it.
